@@ -1,0 +1,941 @@
+//! The server inventory: every MCP server a team uses, who owns it, what data it
+//! exposes, what its tools do and where its credentials come from.
+//!
+//! # File format
+//!
+//! TOML or JSON, version 1, strict: unknown fields are errors.
+//!
+//! ```toml
+//! version = 1
+//!
+//! [[servers]]
+//! id = "github"
+//! owner = "platform-team"
+//! transport = "stdio"                       # stdio | streamable_http | sse
+//! data_classes = ["internal", "confidential"]
+//! credential = { env = "GITHUB_TOKEN" }     # or { vault = "vault://kv/github#token" },
+//!                                           # { file = "~/.config/gh/token" }, or "none"
+//! provenance = { kind = "third_party", vendor = "GitHub",
+//!                source = "https://github.com/github/github-mcp-server",
+//!                version = "0.9.1", update_path = "renovate", review = "approved" }
+//!
+//! [[servers.tools]]
+//! name = "get_file_contents"
+//! actions = ["read"]                        # read | write | delete | execute | egress
+//! reach = "public"                          # none | internal | public
+//! data_classes = ["internal"]               # omitted: the server's classes
+//! untrusted_output = true                   # results may carry hostile content
+//! approval_required = false                 # a human approves each call
+//! fingerprint = "sha256:…"                  # pinned tool definition (optional)
+//! annotations = { readOnlyHint = true }     # hints the server reports (optional)
+//! ```
+
+use std::collections::{BTreeSet, HashSet};
+use std::fmt;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{InventoryError, InventoryErrorKind, Position, scrub_message};
+use crate::fingerprint::Fingerprint;
+use crate::names::{Owner, ServerId, ToolName};
+use crate::risk::RiskScore;
+use crate::taxonomy::{ActionKind, DataClass, NetworkReach, ToolAnnotations};
+
+/// The inventory format version this build reads and writes.
+pub const INVENTORY_VERSION: u32 = 1;
+
+/// Every MCP server a team uses, validated.
+///
+/// Built by [`Inventory::load`], [`Inventory::from_toml_str`],
+/// [`Inventory::from_json_str`] or [`Inventory::from_servers`]; every path runs the
+/// same checks, so an `Inventory` value is always consistent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inventory {
+    servers: Vec<ServerRecord>,
+}
+
+/// One MCP server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ServerRecord {
+    /// Unique id within the inventory.
+    pub id: ServerId,
+    /// Who is accountable for it.
+    pub owner: Owner,
+    /// What it is for, in a sentence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// How clients reach it.
+    pub transport: Transport,
+    /// Who wrote it and whether it was reviewed.
+    pub provenance: Provenance,
+    /// Where its credential comes from (never the credential itself).
+    pub credential: CredentialSource,
+    /// The data classes the server exposes through any of its tools.
+    pub data_classes: BTreeSet<DataClass>,
+    /// Its tools, as the inventory describes them.
+    #[serde(default)]
+    pub tools: Vec<ToolProfile>,
+}
+
+/// What one tool does, as the inventory (not the server) says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ToolProfile {
+    /// The tool's name in `tools/list`.
+    pub name: ToolName,
+    /// What it is for, in a sentence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The data classes it touches. Omitted in a file, it inherits its server's.
+    #[serde(default)]
+    pub data_classes: BTreeSet<DataClass>,
+    /// What it does: at least one action.
+    pub actions: BTreeSet<ActionKind>,
+    /// How far over the network it reaches.
+    pub reach: NetworkReach,
+    /// Whether its results may carry content an attacker controls (web pages,
+    /// issues, emails): reading them taints a session.
+    #[serde(default)]
+    pub untrusted_output: bool,
+    /// Whether every call needs a human's approval.
+    #[serde(default)]
+    pub approval_required: bool,
+    /// The pinned digest of the tool's definition; a server whose definition no
+    /// longer matches is offering a different tool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<Fingerprint>,
+    /// The behaviour hints the server reports for this tool, to check against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<ToolAnnotations>,
+}
+
+impl ToolProfile {
+    /// A profile with the required parts; the rest default to "no": no data classes
+    /// (inherited from the server when added to an inventory), trusted output, no
+    /// approval, no fingerprint, no hints.
+    pub fn new(name: ToolName, actions: BTreeSet<ActionKind>, reach: NetworkReach) -> Self {
+        Self {
+            name,
+            description: None,
+            data_classes: BTreeSet::new(),
+            actions,
+            reach,
+            untrusted_output: false,
+            approval_required: false,
+            fingerprint: None,
+            annotations: None,
+        }
+    }
+
+    /// The most sensitive data class the tool touches.
+    pub fn max_data_class(&self) -> Option<DataClass> {
+        self.data_classes.last().copied()
+    }
+
+    /// Whether the tool only reads (no write, delete or execute).
+    pub fn is_read_only(&self) -> bool {
+        !self.actions.iter().any(|a| a.mutates())
+    }
+
+    /// Whether the tool can destroy state: it deletes or executes.
+    pub fn is_destructive(&self) -> bool {
+        self.actions.iter().any(|a| a.is_destructive())
+    }
+
+    /// Whether the tool touches production-class data or secrets.
+    pub fn is_production_facing(&self) -> bool {
+        self.max_data_class() >= Some(DataClass::Production)
+    }
+
+    /// The tool's risk score.
+    pub fn risk(&self) -> RiskScore {
+        RiskScore::of(self)
+    }
+}
+
+impl ServerRecord {
+    /// A server with the required parts and no tools yet.
+    pub fn new(
+        id: ServerId,
+        owner: Owner,
+        transport: Transport,
+        provenance: Provenance,
+        credential: CredentialSource,
+        data_classes: BTreeSet<DataClass>,
+    ) -> Self {
+        Self {
+            id,
+            owner,
+            description: None,
+            transport,
+            provenance,
+            credential,
+            data_classes,
+            tools: Vec::new(),
+        }
+    }
+
+    /// Adds a tool.
+    #[must_use]
+    pub fn with_tool(mut self, tool: ToolProfile) -> Self {
+        self.tools.push(tool);
+        self
+    }
+
+    /// The tool with this name.
+    pub fn tool(&self, name: &str) -> Option<&ToolProfile> {
+        self.tools.iter().find(|t| t.name.as_str() == name)
+    }
+
+    /// The server's riskiest tool and its score: a server is as risky as its worst tool.
+    pub fn risk(&self) -> Option<(&ToolProfile, RiskScore)> {
+        self.tools
+            .iter()
+            .map(|t| (t, t.risk()))
+            .max_by_key(|(_, r)| r.score())
+    }
+}
+
+/// How a client talks to the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Transport {
+    /// A local child process over standard input and output.
+    Stdio,
+    /// MCP's streamable HTTP transport.
+    StreamableHttp,
+    /// The legacy HTTP + server-sent events transport.
+    Sse,
+}
+
+/// Where a server comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "RawProvenance", into = "RawProvenance")]
+#[non_exhaustive]
+pub enum Provenance {
+    /// Written and run by the organisation itself.
+    FirstParty,
+    /// Written by someone else.
+    ThirdParty(ThirdParty),
+}
+
+impl Provenance {
+    /// The third-party details, if any.
+    pub fn third_party(&self) -> Option<&ThirdParty> {
+        match self {
+            Self::FirstParty => None,
+            Self::ThirdParty(t) => Some(t),
+        }
+    }
+}
+
+/// A third-party server's origin and review.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ThirdParty {
+    /// Who publishes it.
+    pub vendor: String,
+    /// Where the code comes from: a repository URL or package name.
+    pub source: String,
+    /// The exact version in use, if pinned.
+    pub version: Option<String>,
+    /// How updates arrive (e.g. `renovate`, `manual`).
+    pub update_path: Option<String>,
+    /// Whether the organisation reviewed it.
+    pub review: ReviewState,
+}
+
+impl ThirdParty {
+    /// A third-party origin, unreviewed and unpinned until said otherwise.
+    pub fn new(vendor: impl Into<String>, source: impl Into<String>) -> Self {
+        Self {
+            vendor: vendor.into(),
+            source: source.into(),
+            version: None,
+            update_path: None,
+            review: ReviewState::Unreviewed,
+        }
+    }
+
+    /// Sets the pinned version.
+    #[must_use]
+    pub fn version(mut self, version: impl Into<String>) -> Self {
+        self.version = Some(version.into());
+        self
+    }
+
+    /// Sets the review state.
+    #[must_use]
+    pub fn review(mut self, review: ReviewState) -> Self {
+        self.review = review;
+        self
+    }
+
+    /// Whether `version` names one exact release: not missing, not a range (`^1`,
+    /// `~1.2`, `>=1`, `1.x`, `*`) and not a moving name (`latest`, `main`, ...).
+    pub fn is_pinned(&self) -> bool {
+        let Some(v) = self.version.as_deref().map(str::trim) else {
+            return false;
+        };
+        const MOVING: [&str; 9] = [
+            "latest", "main", "master", "head", "dev", "develop", "nightly", "stable", "next",
+        ];
+        !v.is_empty()
+            && !MOVING.contains(&v.to_ascii_lowercase().as_str())
+            && !v.starts_with(['^', '~', '>', '<', '='])
+            && !v.contains(['*', ' ', '|'])
+            && !v.split('.').any(|part| part.eq_ignore_ascii_case("x"))
+    }
+}
+
+/// Whether a third-party server was reviewed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ReviewState {
+    /// Nobody looked at it.
+    #[default]
+    Unreviewed,
+    /// A review is under way.
+    InReview,
+    /// Reviewed and approved for use.
+    Approved,
+    /// Reviewed and rejected.
+    Rejected,
+}
+
+impl ReviewState {
+    /// The state's name as written in inventory files and policies.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Unreviewed => "unreviewed",
+            Self::InReview => "in_review",
+            Self::Approved => "approved",
+            Self::Rejected => "rejected",
+        }
+    }
+}
+
+/// The flat form of [`Provenance`] in files.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProvenance {
+    kind: ProvenanceKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    vendor: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    update_path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    review: Option<ReviewState>,
+}
+
+#[derive(Clone, Copy, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum ProvenanceKind {
+    FirstParty,
+    ThirdParty,
+}
+
+impl TryFrom<RawProvenance> for Provenance {
+    type Error = String;
+
+    fn try_from(raw: RawProvenance) -> Result<Self, Self::Error> {
+        match raw.kind {
+            ProvenanceKind::FirstParty => {
+                let extra = [
+                    ("vendor", raw.vendor.is_some()),
+                    ("source", raw.source.is_some()),
+                    ("version", raw.version.is_some()),
+                    ("update_path", raw.update_path.is_some()),
+                    ("review", raw.review.is_some()),
+                ];
+                match extra.iter().find(|(_, set)| *set) {
+                    Some((field, _)) => Err(format!(
+                        "`{field}` describes a third-party server; remove it or write `kind = \"third_party\"`"
+                    )),
+                    None => Ok(Self::FirstParty),
+                }
+            }
+            ProvenanceKind::ThirdParty => {
+                let vendor = non_empty(raw.vendor).ok_or(
+                    "a third-party server needs `vendor`: write `vendor = \"<publisher>\"`",
+                )?;
+                let source = non_empty(raw.source).ok_or(
+                    "a third-party server needs `source`: write `source = \"<repository URL or package>\"`",
+                )?;
+                Ok(Self::ThirdParty(ThirdParty {
+                    vendor,
+                    source,
+                    version: non_empty(raw.version),
+                    update_path: non_empty(raw.update_path),
+                    review: raw.review.unwrap_or_default(),
+                }))
+            }
+        }
+    }
+}
+
+fn non_empty(s: Option<String>) -> Option<String> {
+    s.filter(|s| !s.trim().is_empty())
+}
+
+impl From<Provenance> for RawProvenance {
+    fn from(p: Provenance) -> Self {
+        match p {
+            Provenance::FirstParty => Self {
+                kind: ProvenanceKind::FirstParty,
+                vendor: None,
+                source: None,
+                version: None,
+                update_path: None,
+                review: None,
+            },
+            Provenance::ThirdParty(t) => Self {
+                kind: ProvenanceKind::ThirdParty,
+                vendor: Some(t.vendor),
+                source: Some(t.source),
+                version: t.version,
+                update_path: t.update_path,
+                review: Some(t.review),
+            },
+        }
+    }
+}
+
+/// Where a server's credential comes from. Never the credential itself: an inline
+/// value in an inventory file is rejected when the file is loaded.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CredentialSource {
+    /// The server needs no credential.
+    None,
+    /// An environment variable, by name (upper case, digits and `_`).
+    Env(String),
+    /// A secret manager reference such as `vault://kv/github#token` or `op://vault/item/field`.
+    Vault(String),
+    /// A plaintext file on disk. Loads, but fails the launch gate's
+    /// `credential-source` control: files are copied, backed up and read by tools.
+    File(String),
+}
+
+impl CredentialSource {
+    /// Whether the source is one the launch gate accepts (none, env or vault).
+    pub fn is_managed(&self) -> bool {
+        matches!(self, Self::None | Self::Env(_) | Self::Vault(_))
+    }
+
+    fn parse(value: serde_json::Value) -> Result<Self, String> {
+        const HOW: &str = "name where the secret lives instead: `credential = { env = \"VAR_NAME\" }`, `credential = { vault = \"vault://path#field\" }` or `credential = \"none\"`";
+        match value {
+            serde_json::Value::String(s) if s == "none" => Ok(Self::None),
+            serde_json::Value::String(_) => Err(format!(
+                "inline credential values are not allowed (value not shown); {HOW}"
+            )),
+            serde_json::Value::Object(map) => {
+                let mut entries = map.into_iter();
+                let (Some((key, value)), None) = (entries.next(), entries.next()) else {
+                    return Err(format!("a credential source has exactly one key; {HOW}"));
+                };
+                let serde_json::Value::String(value) = value else {
+                    return Err(format!("`{key}` takes a string; {HOW}"));
+                };
+                match key.as_str() {
+                    "env" if is_env_name(&value) => Ok(Self::Env(value)),
+                    "env" => Err(
+                        "`env` names an environment variable, not its value (value not shown): write `credential = { env = \"VAR_NAME\" }` with upper-case letters, digits and `_`"
+                            .to_owned(),
+                    ),
+                    "vault" if is_secret_reference(&value) => Ok(Self::Vault(value)),
+                    "vault" => Err(
+                        "`vault` takes a reference without user or password (value not shown): write `credential = { vault = \"vault://kv/app#field\" }` or an `op://vault/item/field` reference"
+                            .to_owned(),
+                    ),
+                    "file" if !value.trim().is_empty() && !value.contains('\n') => Ok(Self::File(value)),
+                    "file" => Err("`file` takes a path".to_owned()),
+                    other => {
+                        let shown = if other.len() <= 32
+                            && other.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+                        {
+                            format!("`{other}`")
+                        } else {
+                            "this key".to_owned()
+                        };
+                        Err(format!(
+                            "{shown} is not a credential source and inline credential values are not allowed; {HOW}"
+                        ))
+                    }
+                }
+            }
+            _ => Err(format!("unsupported credential; {HOW}")),
+        }
+    }
+}
+
+fn is_env_name(s: &str) -> bool {
+    (1..=128).contains(&s.len())
+        && !s.starts_with(|c: char| c.is_ascii_digit())
+        && s.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+}
+
+fn is_secret_reference(s: &str) -> bool {
+    let Some((scheme, rest)) = s.split_once("://") else {
+        return false;
+    };
+    let authority = rest.split('/').next().unwrap_or_default();
+    s.len() <= 512
+        && !scheme.is_empty()
+        && scheme.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.')
+        })
+        && !rest.is_empty()
+        && !authority.contains('@')
+        && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+impl Serialize for CredentialSource {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let (key, value) = match self {
+            Self::None => return serializer.serialize_str("none"),
+            Self::Env(v) => ("env", v),
+            Self::Vault(v) => ("vault", v),
+            Self::File(v) => ("file", v),
+        };
+        let mut map = serializer.serialize_map(Some(1))?;
+        map.serialize_entry(key, value)?;
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for CredentialSource {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(deserializer)?;
+        Self::parse(value).map_err(serde::de::Error::custom)
+    }
+}
+
+impl fmt::Display for CredentialSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::None => f.write_str("none"),
+            Self::Env(v) => write!(f, "env `{v}`"),
+            Self::Vault(v) => write!(f, "vault `{v}`"),
+            Self::File(v) => write!(f, "file `{v}`"),
+        }
+    }
+}
+
+/// The document as it appears in a file.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InventoryFile {
+    version: u32,
+    #[serde(default)]
+    servers: Vec<ServerRecord>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Toml,
+    Json,
+}
+
+impl Inventory {
+    /// Reads an inventory file, TOML or JSON by its extension (`.toml`, `.json`).
+    ///
+    /// # Errors
+    ///
+    /// [`InventoryErrorKind::Io`] when the file cannot be read or its extension is
+    /// neither; otherwise as [`Inventory::from_toml_str`].
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, InventoryError> {
+        let path = path.as_ref();
+        let origin = path.display().to_string();
+        let format = match path.extension().and_then(|e| e.to_str()) {
+            Some("toml") => Format::Toml,
+            Some("json") => Format::Json,
+            _ => {
+                return Err(InventoryError::new(
+                    InventoryErrorKind::Io,
+                    &origin,
+                    "cannot tell the format: name the file `*.toml` or `*.json`",
+                ));
+            }
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            InventoryError::new(InventoryErrorKind::Io, &origin, format!("cannot read: {e}"))
+        })?;
+        Self::parse(&text, &origin, format)
+    }
+
+    /// Parses a TOML inventory. `origin` names it in errors (a file name, `stdin`).
+    ///
+    /// # Errors
+    ///
+    /// A syntax error, a missing or unsupported `version`, an unknown or missing
+    /// field, a value of the wrong type, an inline credential, a duplicate server
+    /// id or tool name, or a tool that claims data its server does not declare.
+    /// The error names the line and column or path and what to write instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use mcpguard_core::Inventory;
+    /// let inv = Inventory::from_toml_str(r#"
+    ///     version = 1
+    ///     [[servers]]
+    ///     id = "docs"
+    ///     owner = "docs-team"
+    ///     transport = "stdio"
+    ///     provenance = { kind = "first_party" }
+    ///     credential = "none"
+    ///     data_classes = ["public"]
+    ///     [[servers.tools]]
+    ///     name = "search"
+    ///     actions = ["read"]
+    ///     reach = "none"
+    /// "#, "inline")?;
+    /// assert_eq!(inv.tool_count(), 1);
+    ///
+    /// let err = Inventory::from_toml_str("version = 2", "inline").unwrap_err();
+    /// assert!(err.to_string().contains("version"));
+    /// # Ok::<(), mcpguard_core::InventoryError>(())
+    /// ```
+    pub fn from_toml_str(text: &str, origin: &str) -> Result<Self, InventoryError> {
+        Self::parse(text, origin, Format::Toml)
+    }
+
+    /// Parses a JSON inventory, with the same shape and checks as TOML.
+    ///
+    /// # Errors
+    ///
+    /// As [`Inventory::from_toml_str`].
+    pub fn from_json_str(text: &str, origin: &str) -> Result<Self, InventoryError> {
+        Self::parse(text, origin, Format::Json)
+    }
+
+    /// Builds an inventory from records made in code, with the same consistency
+    /// checks as a file. Tools without data classes inherit their server's.
+    ///
+    /// # Errors
+    ///
+    /// [`InventoryErrorKind::Invalid`] for duplicate names, a server without data
+    /// classes, a tool without actions, a tool claiming data its server does not
+    /// declare, or egress without network reach.
+    pub fn from_servers(servers: Vec<ServerRecord>) -> Result<Self, InventoryError> {
+        Self::validated(servers, "inventory")
+    }
+
+    /// Writes the inventory as TOML that [`Inventory::from_toml_str`] reads back.
+    ///
+    /// # Errors
+    ///
+    /// Only if the TOML writer rejects the document, which a valid inventory does not
+    /// cause; the error says so rather than panicking.
+    pub fn to_toml_string(&self) -> Result<String, InventoryError> {
+        toml::to_string(&self.as_file()).map_err(|e| {
+            InventoryError::new(
+                InventoryErrorKind::Invalid,
+                "inventory",
+                format!("cannot write TOML: {}", scrub_message(&e.to_string())),
+            )
+        })
+    }
+
+    /// Writes the inventory as pretty JSON that [`Inventory::from_json_str`] reads back.
+    pub fn to_json_string(&self) -> String {
+        // Serializing plain strings, sets and bools into JSON cannot fail.
+        serde_json::to_string_pretty(&self.as_file()).unwrap_or_default()
+    }
+
+    /// The servers, in file order.
+    pub fn servers(&self) -> &[ServerRecord] {
+        &self.servers
+    }
+
+    /// The server with this id.
+    pub fn server(&self, id: &str) -> Option<&ServerRecord> {
+        self.servers.iter().find(|s| s.id.as_str() == id)
+    }
+
+    /// A tool of a server.
+    pub fn tool(&self, server: &str, tool: &str) -> Option<(&ServerRecord, &ToolProfile)> {
+        let s = self.server(server)?;
+        Some((s, s.tool(tool)?))
+    }
+
+    /// Every tool with its server, in file order.
+    pub fn tools(&self) -> impl Iterator<Item = (&ServerRecord, &ToolProfile)> {
+        self.servers
+            .iter()
+            .flat_map(|s| s.tools.iter().map(move |t| (s, t)))
+    }
+
+    /// How many tools all servers have together.
+    pub fn tool_count(&self) -> usize {
+        self.servers.iter().map(|s| s.tools.len()).sum()
+    }
+
+    fn as_file(&self) -> InventoryFile {
+        InventoryFile {
+            version: INVENTORY_VERSION,
+            servers: self.servers.clone(),
+        }
+    }
+
+    fn parse(text: &str, origin: &str, format: Format) -> Result<Self, InventoryError> {
+        check_version(text, origin, format)?;
+        let file: InventoryFile = match format {
+            Format::Toml => {
+                let de = toml::de::Deserializer::parse(text)
+                    .map_err(|e| toml_error(text, origin, InventoryErrorKind::Syntax, &e, ""))?;
+                serde_path_to_error::deserialize(de).map_err(|e| {
+                    let path = e.path().to_string();
+                    toml_error(text, origin, InventoryErrorKind::Schema, e.inner(), &path)
+                })?
+            }
+            Format::Json => {
+                let mut de = serde_json::Deserializer::from_str(text);
+                let file = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+                    let path = e.path().to_string();
+                    json_error(origin, e.inner(), &path)
+                })?;
+                de.end().map_err(|e| json_error(origin, &e, ""))?;
+                file
+            }
+        };
+        Self::validated(file.servers, origin)
+    }
+
+    fn validated(mut servers: Vec<ServerRecord>, origin: &str) -> Result<Self, InventoryError> {
+        let invalid = |path: String, message: String| {
+            InventoryError::new(InventoryErrorKind::Invalid, origin, message).in_path(path)
+        };
+        let mut ids = HashSet::new();
+        for (i, server) in servers.iter_mut().enumerate() {
+            if !ids.insert(server.id.clone()) {
+                return Err(invalid(
+                    format!("servers[{i}].id"),
+                    format!(
+                        "duplicate server id `{}`; give each server its own id",
+                        server.id
+                    ),
+                ));
+            }
+            if server.data_classes.is_empty() {
+                return Err(invalid(
+                    format!("servers[{i}].data_classes"),
+                    "a server declares the data it exposes; write for example `data_classes = [\"internal\"]`"
+                        .to_owned(),
+                ));
+            }
+            let mut names = HashSet::new();
+            for (j, tool) in server.tools.iter_mut().enumerate() {
+                let at = format!("servers[{i}].tools[{j}]");
+                if !names.insert(tool.name.clone()) {
+                    return Err(invalid(
+                        format!("{at}.name"),
+                        format!(
+                            "duplicate tool name `{}` in server `{}`; each tool is listed once",
+                            tool.name, server.id
+                        ),
+                    ));
+                }
+                if tool.actions.is_empty() {
+                    return Err(invalid(
+                        format!("{at}.actions"),
+                        "a tool does at least one thing; write for example `actions = [\"read\"]`"
+                            .to_owned(),
+                    ));
+                }
+                if tool.actions.contains(&ActionKind::Egress) && tool.reach == NetworkReach::None {
+                    return Err(invalid(
+                        format!("{at}.reach"),
+                        "a tool with `egress` reaches the network; write `reach = \"internal\"` or `reach = \"public\"`"
+                            .to_owned(),
+                    ));
+                }
+                if tool.data_classes.is_empty() {
+                    tool.data_classes = server.data_classes.clone();
+                } else if let Some(extra) = tool
+                    .data_classes
+                    .iter()
+                    .find(|c| !server.data_classes.contains(c))
+                {
+                    return Err(invalid(
+                        format!("{at}.data_classes"),
+                        format!(
+                            "tool `{}` touches `{extra}` data but server `{}` does not declare it; add `{extra}` to the server's `data_classes`",
+                            tool.name, server.id
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(Self { servers })
+    }
+}
+
+/// Reads `version` before anything else, so that a newer file is refused for its
+/// version rather than for the fields this build does not know.
+fn check_version(text: &str, origin: &str, format: Format) -> Result<(), InventoryError> {
+    let version_error = |message: String| {
+        InventoryError::new(InventoryErrorKind::Version, origin, message).in_path("version")
+    };
+    let version: Option<Option<i64>> = match format {
+        Format::Toml => {
+            let table: toml::Table = toml::from_str(text)
+                .map_err(|e| toml_error(text, origin, InventoryErrorKind::Syntax, &e, ""))?;
+            table.get("version").map(toml::Value::as_integer)
+        }
+        Format::Json => {
+            let value: serde_json::Value =
+                serde_json::from_str(text).map_err(|e| json_error(origin, &e, ""))?;
+            if !value.is_object() {
+                return Err(InventoryError::new(
+                    InventoryErrorKind::Schema,
+                    origin,
+                    "an inventory is a JSON object: `{ \"version\": 1, \"servers\": [...] }`",
+                ));
+            }
+            value.get("version").map(serde_json::Value::as_i64)
+        }
+    };
+    match version {
+        None => Err(version_error(format!(
+            "missing `version`; write `version = {INVENTORY_VERSION}` at the top of the file"
+        ))),
+        Some(Some(v)) if v == i64::from(INVENTORY_VERSION) => Ok(()),
+        Some(Some(v)) => Err(version_error(format!(
+            "unsupported inventory version `{v}`; this build reads version {INVENTORY_VERSION}: write `version = {INVENTORY_VERSION}` and the matching fields"
+        ))),
+        Some(None) => Err(version_error(format!(
+            "`version` is a whole number; write `version = {INVENTORY_VERSION}`"
+        ))),
+    }
+}
+
+fn toml_error(
+    text: &str,
+    origin: &str,
+    kind: InventoryErrorKind,
+    e: &toml::de::Error,
+    path: &str,
+) -> InventoryError {
+    let position = e.span().map(|s| Position::of_offset(text, s.start));
+    InventoryError::new(kind, origin, with_hint(&scrub_message(e.message())))
+        .at(position)
+        .in_path(path)
+}
+
+fn json_error(origin: &str, e: &serde_json::Error, path: &str) -> InventoryError {
+    let kind = if e.is_data() {
+        InventoryErrorKind::Schema
+    } else {
+        InventoryErrorKind::Syntax
+    };
+    // serde_json appends " at line L column C" to its message; the position is
+    // reported separately.
+    let message = e.to_string();
+    let message = message
+        .rfind(" at line ")
+        .and_then(|i| message.get(..i))
+        .unwrap_or(&message);
+    let position = (e.line() > 0).then_some(Position {
+        line: e.line(),
+        column: e.column(),
+    });
+    InventoryError::new(kind, origin, with_hint(&scrub_message(message)))
+        .at(position)
+        .in_path(path)
+}
+
+/// Adds what to write for the errors people make most.
+fn with_hint(message: &str) -> String {
+    const HINTS: [(&str, &str); 6] = [
+        (
+            "missing field `owner`",
+            "add `owner = \"<team or person accountable>\"`",
+        ),
+        (
+            "missing field `credential`",
+            "add `credential = { env = \"VAR_NAME\" }`, `{ vault = \"...\" }` or `\"none\"`",
+        ),
+        (
+            "missing field `provenance`",
+            "add `provenance = { kind = \"first_party\" }` or a third-party table with `vendor` and `source`",
+        ),
+        (
+            "missing field `data_classes`",
+            "add `data_classes = [\"internal\"]` listing what the server exposes",
+        ),
+        (
+            "missing field `actions`",
+            "add `actions = [\"read\"]` listing what the tool does",
+        ),
+        (
+            "missing field `reach`",
+            "add `reach = \"none\"`, `\"internal\"` or `\"public\"`",
+        ),
+    ];
+    match HINTS.iter().find(|(m, _)| message.starts_with(m)) {
+        Some((_, hint)) => format!("{message}; {hint}"),
+        None => message.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pinned_versions() {
+        let pinned = |v: &str| ThirdParty::new("v", "s").version(v).is_pinned();
+        for v in ["1.2.3", "v0.9.1", "sha256:abcd", "3f2a9c1", "2024-10-01"] {
+            assert!(pinned(v), "{v}");
+        }
+        for v in [
+            "latest", "LATEST", "^1.2", "~1", ">=1.0", "1.x", "*", "main", " ", "1 || 2",
+        ] {
+            assert!(!pinned(v), "{v}");
+        }
+        assert!(!ThirdParty::new("v", "s").is_pinned());
+    }
+
+    #[test]
+    fn credential_sources_parse_strictly() {
+        use serde_json::json;
+        assert_eq!(
+            CredentialSource::parse(json!("none")),
+            Ok(CredentialSource::None)
+        );
+        assert_eq!(
+            CredentialSource::parse(json!({"env": "GITHUB_TOKEN"})),
+            Ok(CredentialSource::Env("GITHUB_TOKEN".into()))
+        );
+        assert_eq!(
+            CredentialSource::parse(json!({"vault": "op://eng/github/token"})),
+            Ok(CredentialSource::Vault("op://eng/github/token".into()))
+        );
+        for bad in [
+            json!("ghp_FAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKE1234"),
+            json!({"value": "ghp_FAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKE1234"}),
+            json!({"env": "ghp_FAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKE1234"}),
+            json!({"vault": "https://admin:hunter2hunter2@vault.example"}),
+            json!({"env": "A", "vault": "vault://x"}),
+            json!(42),
+        ] {
+            let err = CredentialSource::parse(bad).unwrap_err();
+            assert!(!err.contains("FAKE") && !err.contains("hunter2"), "{err}");
+        }
+    }
+}

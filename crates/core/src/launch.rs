@@ -1,0 +1,488 @@
+//! Launch gates: may this inventory's servers run in a personal repo, a team repo, or
+//! production? Each tier checks a set of controls, stricter tiers include the looser
+//! tiers' controls, and the report names every control that fails, with the server,
+//! the tool and a sentence a reviewer can act on.
+//!
+//! | control | tiers | fails when |
+//! |---|---|---|
+//! | `owner-present` | all | the owner is a placeholder (`unknown`, `TODO`, ...) |
+//! | `credential-source` | all | the credential comes from a plaintext file, not env or a vault |
+//! | `annotations-consistent` | all | the server's tool hints contradict the inventory |
+//! | `no-secret-public-reach` | all | a tool touches secret-class data and reaches the public network |
+//! | `read-write-split` | team, production | one tool both reads and writes or deletes confidential-or-above data |
+//! | `approval-required` | team, production | a destructive (delete, execute) or production-facing (production or secret data) tool is not approval-required |
+//! | `third-party-reviewed` | team, production | a third-party server's review state is not `approved` |
+//! | `third-party-pinned` | team, production | a third-party server's version is missing or floating |
+//! | `tool-fingerprint-pinned` | production | a third-party tool has no pinned fingerprint |
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Serialize;
+
+use crate::inventory::{CredentialSource, Inventory, ReviewState, ServerRecord, ToolProfile};
+use crate::names::{ServerId, ToolName};
+use crate::risk::RiskScore;
+use crate::taxonomy::{ActionKind, DataClass, NetworkReach, UnknownName};
+
+/// Where servers are to run, from least to most demanding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Tier {
+    /// One developer's own repository.
+    Personal,
+    /// A repository a team shares.
+    Team,
+    /// Production systems.
+    Production,
+}
+
+impl Tier {
+    /// Every tier, least demanding first.
+    pub const ALL: [Self; 3] = [Self::Personal, Self::Team, Self::Production];
+
+    /// The tier's name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Personal => "personal",
+            Self::Team => "team",
+            Self::Production => "production",
+        }
+    }
+}
+
+impl fmt::Display for Tier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Tier {
+    type Err = UnknownName;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| UnknownName::new("tier", s, &Self::ALL.map(Self::as_str)))
+    }
+}
+
+/// A launch-gate control, by its stable id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Control {
+    /// The owner is someone to call, not a placeholder.
+    OwnerPresent,
+    /// Credentials come from the environment or a secret manager.
+    CredentialSource,
+    /// The server's tool hints agree with the inventory.
+    AnnotationsConsistent,
+    /// No tool combines secret-class data with public network reach.
+    NoSecretPublicReach,
+    /// No tool both reads and writes confidential-or-above data.
+    ReadWriteSplit,
+    /// Destructive and production-facing tools need a human's approval.
+    ApprovalRequired,
+    /// Third-party servers were reviewed and approved.
+    ThirdPartyReviewed,
+    /// Third-party servers run an exact, pinned version.
+    ThirdPartyPinned,
+    /// Third-party tools have pinned fingerprints.
+    ToolFingerprintPinned,
+}
+
+impl Control {
+    /// Every control, in report order.
+    pub const ALL: [Self; 9] = [
+        Self::OwnerPresent,
+        Self::CredentialSource,
+        Self::AnnotationsConsistent,
+        Self::NoSecretPublicReach,
+        Self::ReadWriteSplit,
+        Self::ApprovalRequired,
+        Self::ThirdPartyReviewed,
+        Self::ThirdPartyPinned,
+        Self::ToolFingerprintPinned,
+    ];
+
+    /// The stable id, as in reports.
+    pub const fn id(self) -> &'static str {
+        match self {
+            Self::OwnerPresent => "owner-present",
+            Self::CredentialSource => "credential-source",
+            Self::AnnotationsConsistent => "annotations-consistent",
+            Self::NoSecretPublicReach => "no-secret-public-reach",
+            Self::ReadWriteSplit => "read-write-split",
+            Self::ApprovalRequired => "approval-required",
+            Self::ThirdPartyReviewed => "third-party-reviewed",
+            Self::ThirdPartyPinned => "third-party-pinned",
+            Self::ToolFingerprintPinned => "tool-fingerprint-pinned",
+        }
+    }
+
+    /// The least demanding tier that checks this control; every stricter tier does too.
+    pub const fn from_tier(self) -> Tier {
+        match self {
+            Self::OwnerPresent
+            | Self::CredentialSource
+            | Self::AnnotationsConsistent
+            | Self::NoSecretPublicReach => Tier::Personal,
+            Self::ReadWriteSplit
+            | Self::ApprovalRequired
+            | Self::ThirdPartyReviewed
+            | Self::ThirdPartyPinned => Tier::Team,
+            Self::ToolFingerprintPinned => Tier::Production,
+        }
+    }
+
+    /// The controls a tier checks.
+    pub fn for_tier(tier: Tier) -> impl Iterator<Item = Self> {
+        Self::ALL.into_iter().filter(move |c| c.from_tier() <= tier)
+    }
+}
+
+impl fmt::Display for Control {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+/// One control that failed, where, and what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct ControlFailure {
+    /// Which control.
+    pub control: Control,
+    /// The server concerned.
+    pub server: ServerId,
+    /// The tool concerned, when the control is about one tool.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool: Option<ToolName>,
+    /// What is wrong and what to do, in a sentence.
+    pub message: String,
+}
+
+/// A tool's risk, for the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct ToolRisk {
+    /// The server.
+    pub server: ServerId,
+    /// The tool.
+    pub tool: ToolName,
+    /// Its score and factors.
+    pub risk: RiskScore,
+}
+
+/// The outcome of a launch gate for one tier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct LaunchReport {
+    /// The tier evaluated.
+    pub tier: Tier,
+    /// The controls checked, in order.
+    pub controls: Vec<Control>,
+    /// How many servers and tools were checked.
+    pub servers: usize,
+    /// How many tools were checked.
+    pub tools: usize,
+    /// Every failure, grouped by control in the order of `controls`.
+    pub failures: Vec<ControlFailure>,
+    /// Every tool's risk, riskiest first.
+    pub risks: Vec<ToolRisk>,
+}
+
+impl LaunchReport {
+    /// Whether every control passed.
+    pub fn passed(&self) -> bool {
+        self.failures.is_empty()
+    }
+
+    /// The failures of one control.
+    pub fn failures_of(&self, control: Control) -> impl Iterator<Item = &ControlFailure> {
+        self.failures.iter().filter(move |f| f.control == control)
+    }
+}
+
+/// Evaluates inventories against the controls of a tier.
+#[derive(Debug, Clone, Copy, Default)]
+#[non_exhaustive]
+pub struct LaunchGate;
+
+impl LaunchGate {
+    /// Checks every server and tool of `inventory` against the controls of `tier`.
+    ///
+    /// ```
+    /// # use mcpguard_core::{Inventory, LaunchGate, Tier, Control};
+    /// let inv = Inventory::from_toml_str(r#"
+    ///     version = 1
+    ///     [[servers]]
+    ///     id = "shell"
+    ///     owner = "unknown"
+    ///     transport = "stdio"
+    ///     provenance = { kind = "first_party" }
+    ///     credential = "none"
+    ///     data_classes = ["internal"]
+    ///     [[servers.tools]]
+    ///     name = "run"
+    ///     actions = ["execute"]
+    ///     reach = "internal"
+    /// "#, "inline")?;
+    /// let report = LaunchGate::evaluate(&inv, Tier::Team);
+    /// assert!(!report.passed());
+    /// assert_eq!(report.failures_of(Control::OwnerPresent).count(), 1);
+    /// assert_eq!(report.failures_of(Control::ApprovalRequired).count(), 1);
+    /// assert!(LaunchGate::evaluate(&inv, Tier::Personal).failures_of(Control::ApprovalRequired).next().is_none());
+    /// # Ok::<(), mcpguard_core::InventoryError>(())
+    /// ```
+    pub fn evaluate(inventory: &Inventory, tier: Tier) -> LaunchReport {
+        let controls: Vec<Control> = Control::for_tier(tier).collect();
+        let mut failures = Vec::new();
+        for &control in &controls {
+            for server in inventory.servers() {
+                check(control, server, &mut failures);
+            }
+        }
+        let mut risks: Vec<ToolRisk> = inventory
+            .tools()
+            .map(|(s, t)| ToolRisk {
+                server: s.id.clone(),
+                tool: t.name.clone(),
+                risk: t.risk(),
+            })
+            .collect();
+        risks.sort_by_key(|r| std::cmp::Reverse(r.risk.score()));
+        LaunchReport {
+            tier,
+            controls,
+            servers: inventory.servers().len(),
+            tools: inventory.tool_count(),
+            failures,
+            risks,
+        }
+    }
+}
+
+fn check(control: Control, server: &ServerRecord, out: &mut Vec<ControlFailure>) {
+    let fail = |tool: Option<&ToolProfile>, message: String| ControlFailure {
+        control,
+        server: server.id.clone(),
+        tool: tool.map(|t| t.name.clone()),
+        message,
+    };
+    let third_party = server.provenance.third_party();
+    match control {
+        Control::OwnerPresent => {
+            if server.owner.is_placeholder() {
+                out.push(fail(None, format!(
+                    "owner `{}` is a placeholder; name the team or person who answers for this server",
+                    server.owner
+                )));
+            }
+        }
+        Control::CredentialSource => {
+            if let CredentialSource::File(_) = server.credential {
+                out.push(fail(None, format!(
+                    "the credential is read from a plaintext {}; move it to an environment variable or a secret manager and write `credential = {{ env = \"VAR\" }}` or `{{ vault = \"...\" }}`",
+                    server.credential
+                )));
+            }
+        }
+        Control::AnnotationsConsistent => {
+            for tool in &server.tools {
+                let Some(hints) = tool.annotations else {
+                    continue;
+                };
+                for c in hints.contradictions(&tool.actions, tool.reach) {
+                    out.push(fail(Some(tool), format!(
+                        "{c}; check what the tool really does and correct the inventory, or have the server fixed"
+                    )));
+                }
+            }
+        }
+        Control::NoSecretPublicReach => {
+            for tool in &server.tools {
+                if tool.data_classes.contains(&DataClass::Secret)
+                    && tool.reach == NetworkReach::Public
+                {
+                    out.push(fail(Some(tool), "touches secret-class data and reaches the public network, so one injected instruction can send secrets out; split the tool or narrow its reach".to_owned()));
+                }
+            }
+        }
+        Control::ReadWriteSplit => {
+            for tool in &server.tools {
+                let reads = tool.actions.contains(&ActionKind::Read);
+                let writes = tool.actions.contains(&ActionKind::Write)
+                    || tool.actions.contains(&ActionKind::Delete);
+                if reads && writes && tool.max_data_class() >= Some(DataClass::Confidential) {
+                    out.push(fail(Some(tool), format!(
+                        "reads and writes `{}` data in one tool, so read-only access cannot be granted alone; split it into a read tool and a write tool",
+                        tool.max_data_class().unwrap_or(DataClass::Confidential)
+                    )));
+                }
+            }
+        }
+        Control::ApprovalRequired => {
+            for tool in &server.tools {
+                if tool.approval_required {
+                    continue;
+                }
+                let why = if tool.is_destructive() {
+                    "can delete or execute"
+                } else if tool.is_production_facing() {
+                    "touches production or secret data"
+                } else {
+                    continue;
+                };
+                out.push(fail(Some(tool), format!(
+                    "{why} but is not approval-required; set `approval_required = true` so a person approves each call"
+                )));
+            }
+        }
+        Control::ThirdPartyReviewed => {
+            if let Some(t) = third_party.filter(|t| t.review != ReviewState::Approved) {
+                out.push(fail(None, format!(
+                    "third-party server from `{}` is `{}`; review it and record `review = \"approved\"`, or remove it",
+                    t.vendor,
+                    t.review.as_str()
+                )));
+            }
+        }
+        Control::ThirdPartyPinned => {
+            if let Some(t) = third_party.filter(|t| !t.is_pinned()) {
+                let what = if t.version.is_some() {
+                    "a floating version"
+                } else {
+                    "no version"
+                };
+                out.push(fail(None, format!(
+                    "third-party server from `{}` has {what}; pin the exact release with `version = \"1.2.3\"` (or a commit or digest)",
+                    t.vendor
+                )));
+            }
+        }
+        Control::ToolFingerprintPinned => {
+            if third_party.is_some() {
+                for tool in server.tools.iter().filter(|t| t.fingerprint.is_none()) {
+                    out.push(fail(Some(tool), "third-party tool has no pinned fingerprint, so a changed description would go unnoticed; record `fingerprint = \"sha256:...\"` from the reviewed definition".to_owned()));
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Display for LaunchReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let verdict = if self.passed() { "PASS" } else { "FAIL" };
+        writeln!(
+            f,
+            "launch gate `{}`: {verdict} ({} servers, {} tools, {} controls checked, failures: {})",
+            self.tier,
+            self.servers,
+            self.tools,
+            self.controls.len(),
+            self.failures.len()
+        )?;
+        writeln!(f)?;
+        let rows: Vec<[String; 4]> = self
+            .controls
+            .iter()
+            .map(|&c| {
+                let n = self.failures_of(c).count();
+                [
+                    c.id().to_owned(),
+                    if n == 0 {
+                        "pass".to_owned()
+                    } else {
+                        format!("FAIL ({n})")
+                    },
+                    String::new(),
+                    String::new(),
+                ]
+            })
+            .collect();
+        table(f, ["CONTROL", "RESULT", "", ""], &rows)?;
+        if !self.failures.is_empty() {
+            writeln!(f)?;
+            writeln!(f, "failures:")?;
+            let rows: Vec<[String; 4]> = self
+                .failures
+                .iter()
+                .map(|x| {
+                    [
+                        x.control.id().to_owned(),
+                        x.server.to_string(),
+                        x.tool
+                            .as_ref()
+                            .map_or_else(|| "-".to_owned(), ToString::to_string),
+                        x.message.clone(),
+                    ]
+                })
+                .collect();
+            table(f, ["CONTROL", "SERVER", "TOOL", "WHAT TO DO"], &rows)?;
+        }
+        if !self.risks.is_empty() {
+            writeln!(f)?;
+            writeln!(f, "risk (sensitivity × write ability × reach):")?;
+            let rows: Vec<[String; 4]> = self
+                .risks
+                .iter()
+                .map(|r| {
+                    [
+                        r.server.to_string(),
+                        r.tool.to_string(),
+                        format!("{:>2} {}", r.risk.score(), r.risk.level()),
+                        format!(
+                            "{} ({}) × {} ({}) × {} ({})",
+                            r.risk.sensitivity,
+                            r.risk.data_class,
+                            r.risk.write_ability,
+                            r.risk.strongest_action,
+                            r.risk.reach_factor,
+                            r.risk.reach
+                        ),
+                    ]
+                })
+                .collect();
+            table(f, ["SERVER", "TOOL", "SCORE", "FACTORS"], &rows)?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes left-aligned columns; empty trailing columns are dropped.
+fn table(f: &mut fmt::Formatter<'_>, header: [&str; 4], rows: &[[String; 4]]) -> fmt::Result {
+    let used = header.iter().filter(|h| !h.is_empty()).count();
+    let mut widths = [0usize; 4];
+    for (i, h) in header.iter().enumerate().take(used) {
+        let longest = rows
+            .iter()
+            .filter_map(|r| r.get(i))
+            .map(|c| c.chars().count())
+            .max()
+            .unwrap_or(0);
+        if let Some(w) = widths.get_mut(i) {
+            *w = longest.max(h.chars().count());
+        }
+    }
+    let line = |f: &mut fmt::Formatter<'_>, cells: [&str; 4]| {
+        let mut text = String::new();
+        for (i, (cell, w)) in cells.iter().zip(widths).enumerate().take(used) {
+            if i + 1 == used {
+                text.push_str(cell);
+            } else {
+                text.push_str(&format!("{cell:<w$}  "));
+            }
+        }
+        writeln!(f, "  {}", text.trim_end())
+    };
+    line(f, header)?;
+    for r in rows {
+        let [a, b, c, d] = r;
+        line(f, [a.as_str(), b.as_str(), c.as_str(), d.as_str()])?;
+    }
+    Ok(())
+}

@@ -1,0 +1,21 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
+mod error;
+mod fingerprint;
+mod inventory;
+mod launch;
+mod names;
+mod risk;
+mod taxonomy;
+
+pub use error::{InventoryError, InventoryErrorKind, NameError, Position};
+pub use fingerprint::{Fingerprint, FingerprintError};
+pub use inventory::{
+    CredentialSource, INVENTORY_VERSION, Inventory, Provenance, ReviewState, ServerRecord,
+    ThirdParty, ToolProfile, Transport,
+};
+pub use launch::{Control, ControlFailure, LaunchGate, LaunchReport, Tier, ToolRisk};
+pub use names::{Owner, ServerId, ToolName};
+pub use risk::{RiskLevel, RiskScore};
+pub use taxonomy::{ActionKind, DataClass, NetworkReach, ToolAnnotations, UnknownName};

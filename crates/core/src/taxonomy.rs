@@ -1,0 +1,471 @@
+//! The vocabulary every other part of mcpguard speaks: how sensitive data is, what a
+//! tool does to it, how far it reaches, and what an MCP server claims about its tools.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// How sensitive the data a tool or server touches is, from least to most.
+///
+/// The order is meaningful: `Public < Internal < Confidential < Customer < Production
+/// < Secret`, so "confidential or above" is `class >= DataClass::Confidential`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum DataClass {
+    /// Published, or fine to publish.
+    Public,
+    /// Internal to the organisation: wikis, most source code, tickets.
+    Internal,
+    /// Restricted within the organisation: unreleased plans, HR, security findings.
+    Confidential,
+    /// Data about or belonging to customers, including personal data.
+    Customer,
+    /// Live production systems and their data.
+    Production,
+    /// Credentials, keys and other secrets.
+    Secret,
+}
+
+impl DataClass {
+    /// Every class, least sensitive first.
+    pub const ALL: [Self; 6] = [
+        Self::Public,
+        Self::Internal,
+        Self::Confidential,
+        Self::Customer,
+        Self::Production,
+        Self::Secret,
+    ];
+
+    /// The class's name as written in inventory files and policies.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Public => "public",
+            Self::Internal => "internal",
+            Self::Confidential => "confidential",
+            Self::Customer => "customer",
+            Self::Production => "production",
+            Self::Secret => "secret",
+        }
+    }
+
+    /// The sensitivity level, `0` for public up to `5` for secret. Policies compare it.
+    pub const fn level(self) -> u8 {
+        match self {
+            Self::Public => 0,
+            Self::Internal => 1,
+            Self::Confidential => 2,
+            Self::Customer => 3,
+            Self::Production => 4,
+            Self::Secret => 5,
+        }
+    }
+}
+
+impl fmt::Display for DataClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for DataClass {
+    type Err = UnknownName;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| UnknownName::new("data class", s, &Self::ALL.map(Self::as_str)))
+    }
+}
+
+/// What a tool does to its environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ActionKind {
+    /// Reads data and changes nothing.
+    Read,
+    /// Creates or modifies data.
+    Write,
+    /// Removes data or otherwise destroys state.
+    Delete,
+    /// Runs code or commands: may do anything the process can.
+    Execute,
+    /// Sends data over the network to a destination the caller can influence.
+    Egress,
+}
+
+impl ActionKind {
+    /// Every action kind.
+    pub const ALL: [Self; 5] = [
+        Self::Read,
+        Self::Write,
+        Self::Delete,
+        Self::Execute,
+        Self::Egress,
+    ];
+
+    /// The action's name as written in inventory files and policies.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::Write => "write",
+            Self::Delete => "delete",
+            Self::Execute => "execute",
+            Self::Egress => "egress",
+        }
+    }
+
+    /// Whether the action changes state (write, delete or execute).
+    pub const fn mutates(self) -> bool {
+        matches!(self, Self::Write | Self::Delete | Self::Execute)
+    }
+
+    /// Whether the action can destroy state (delete or execute).
+    pub const fn is_destructive(self) -> bool {
+        matches!(self, Self::Delete | Self::Execute)
+    }
+}
+
+impl fmt::Display for ActionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ActionKind {
+    type Err = UnknownName;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| UnknownName::new("action", s, &Self::ALL.map(Self::as_str)))
+    }
+}
+
+/// How far over the network a tool can reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum NetworkReach {
+    /// No network access beyond the MCP transport itself.
+    None,
+    /// Hosts inside the organisation's network only.
+    Internal,
+    /// Any host on the internet.
+    Public,
+}
+
+impl NetworkReach {
+    /// Every reach, narrowest first.
+    pub const ALL: [Self; 3] = [Self::None, Self::Internal, Self::Public];
+
+    /// The reach's name as written in inventory files and policies.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Internal => "internal",
+            Self::Public => "public",
+        }
+    }
+}
+
+impl fmt::Display for NetworkReach {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for NetworkReach {
+    type Err = UnknownName;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| UnknownName::new("network reach", s, &Self::ALL.map(Self::as_str)))
+    }
+}
+
+/// The behaviour hints an MCP server attaches to a tool in `tools/list`
+/// (`annotations.readOnlyHint` and friends).
+///
+/// Hints come from the server and are **not trusted** over the inventory: mcpguard
+/// uses them only to spot an inventory that disagrees with what the server says
+/// ([`ToolAnnotations::contradictions`]). A hint the server did not send is `None`
+/// and is never compared; the protocol's defaults are deliberately not assumed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ToolAnnotations {
+    /// `readOnlyHint`: the tool does not modify its environment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_only_hint: Option<bool>,
+    /// `destructiveHint`: the tool may perform destructive updates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destructive_hint: Option<bool>,
+    /// `idempotentHint`: calling it again with the same arguments has no further effect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotent_hint: Option<bool>,
+    /// `openWorldHint`: the tool interacts with an open world of external entities.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_world_hint: Option<bool>,
+}
+
+impl ToolAnnotations {
+    /// Hints with nothing set.
+    pub const fn new() -> Self {
+        Self {
+            read_only_hint: None,
+            destructive_hint: None,
+            idempotent_hint: None,
+            open_world_hint: None,
+        }
+    }
+
+    /// Sets `readOnlyHint`.
+    #[must_use]
+    pub const fn read_only(mut self, hint: bool) -> Self {
+        self.read_only_hint = Some(hint);
+        self
+    }
+
+    /// Sets `destructiveHint`.
+    #[must_use]
+    pub const fn destructive(mut self, hint: bool) -> Self {
+        self.destructive_hint = Some(hint);
+        self
+    }
+
+    /// Sets `idempotentHint`.
+    #[must_use]
+    pub const fn idempotent(mut self, hint: bool) -> Self {
+        self.idempotent_hint = Some(hint);
+        self
+    }
+
+    /// Sets `openWorldHint`.
+    #[must_use]
+    pub const fn open_world(mut self, hint: bool) -> Self {
+        self.open_world_hint = Some(hint);
+        self
+    }
+
+    /// The actions these hints imply, the way mcpguard maps them:
+    ///
+    /// | hint | actions implied |
+    /// |---|---|
+    /// | `readOnlyHint: true` | `read` only |
+    /// | `readOnlyHint: false` | `write` |
+    /// | `destructiveHint: true` (and not read-only) | `delete` |
+    /// | `openWorldHint: true` | `egress` |
+    /// | `idempotentHint` | none: it describes repetition, not effect |
+    ///
+    /// The result is a lower bound of what the server admits to, not a profile:
+    /// the inventory stays the source of truth.
+    pub fn implied_actions(&self) -> BTreeSet<ActionKind> {
+        let mut actions = BTreeSet::new();
+        match self.read_only_hint {
+            Some(true) => {
+                actions.insert(ActionKind::Read);
+            }
+            Some(false) => {
+                actions.insert(ActionKind::Write);
+                if self.destructive_hint == Some(true) {
+                    actions.insert(ActionKind::Delete);
+                }
+            }
+            None => {
+                if self.destructive_hint == Some(true) {
+                    actions.insert(ActionKind::Delete);
+                }
+            }
+        }
+        if self.open_world_hint == Some(true) {
+            actions.insert(ActionKind::Egress);
+        }
+        actions
+    }
+
+    /// Where these hints contradict an inventory profile with `actions` and `reach`,
+    /// one sentence per contradiction (empty when they agree).
+    ///
+    /// Both directions matter: a server that calls a tool read-only while the
+    /// inventory says it writes is understating, and a server that calls a tool
+    /// destructive while the inventory says read-only means the inventory is wrong.
+    pub fn contradictions(
+        &self,
+        actions: &BTreeSet<ActionKind>,
+        reach: NetworkReach,
+    ) -> Vec<String> {
+        let mut out = Vec::new();
+        let mutates = actions.iter().any(|a| a.mutates());
+        let destroys = actions.iter().any(|a| a.is_destructive());
+        match self.read_only_hint {
+            Some(true) if mutates => out.push(
+                "the server marks it readOnlyHint: true but the inventory lists write, delete or execute"
+                    .to_owned(),
+            ),
+            Some(false) if !mutates => out.push(
+                "the server marks it readOnlyHint: false but the inventory lists it as read-only"
+                    .to_owned(),
+            ),
+            _ => {}
+        }
+        match self.destructive_hint {
+            // destructiveHint is only meaningful when the tool is not read-only.
+            Some(true) if !destroys && self.read_only_hint != Some(true) => out.push(
+                "the server marks it destructiveHint: true but the inventory lists neither delete nor execute"
+                    .to_owned(),
+            ),
+            Some(false) if destroys => out.push(
+                "the server marks it destructiveHint: false but the inventory lists delete or execute"
+                    .to_owned(),
+            ),
+            _ => {}
+        }
+        match self.open_world_hint {
+            Some(true) if reach != NetworkReach::Public => out.push(format!(
+                "the server marks it openWorldHint: true but the inventory gives reach `{reach}`"
+            )),
+            Some(false) if reach == NetworkReach::Public => out.push(
+                "the server marks it openWorldHint: false but the inventory gives reach `public`"
+                    .to_owned(),
+            ),
+            _ => {}
+        }
+        out
+    }
+}
+
+/// A name that is not one of a fixed set (a data class, an action, a reach, a tier).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {kind} `{name}`; expected one of {expected}")]
+pub struct UnknownName {
+    kind: &'static str,
+    name: String,
+    expected: String,
+}
+
+impl UnknownName {
+    pub(crate) fn new(kind: &'static str, name: &str, expected: &[&str]) -> Self {
+        // Only short, name-shaped input is echoed: a value pasted in the wrong place
+        // may be a secret.
+        let name = if name.len() <= 32
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphabetic() || c == '_' || c == '-')
+        {
+            name.to_owned()
+        } else {
+            "(value not shown)".to_owned()
+        };
+        Self {
+            kind,
+            name,
+            expected: expected
+                .iter()
+                .map(|e| format!("`{e}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+    }
+
+    /// What kind of name was expected, e.g. `data class`.
+    pub fn kind(&self) -> &str {
+        self.kind
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_classes_are_ordered_by_sensitivity() {
+        let mut sorted = DataClass::ALL;
+        sorted.sort();
+        assert_eq!(sorted, DataClass::ALL);
+        assert!(DataClass::Customer >= DataClass::Confidential);
+        for pair in DataClass::ALL.windows(2) {
+            assert!(pair[0].level() < pair[1].level());
+        }
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for c in DataClass::ALL {
+            assert_eq!(c.as_str().parse::<DataClass>().unwrap(), c);
+        }
+        for a in ActionKind::ALL {
+            assert_eq!(a.as_str().parse::<ActionKind>().unwrap(), a);
+        }
+        for r in NetworkReach::ALL {
+            assert_eq!(r.as_str().parse::<NetworkReach>().unwrap(), r);
+        }
+        let err = "confidental".parse::<DataClass>().unwrap_err();
+        assert!(err.to_string().contains("`confidental`"), "{err}");
+        let err = "ghp_0123456789abcdef".parse::<DataClass>().unwrap_err();
+        assert!(!err.to_string().contains("ghp_"), "{err}");
+    }
+
+    #[test]
+    fn hints_map_onto_actions() {
+        let ro = ToolAnnotations::new().read_only(true).open_world(false);
+        assert_eq!(ro.implied_actions(), BTreeSet::from([ActionKind::Read]));
+        let destructive = ToolAnnotations::new().read_only(false).destructive(true);
+        assert_eq!(
+            destructive.implied_actions(),
+            BTreeSet::from([ActionKind::Write, ActionKind::Delete])
+        );
+        let fetch = ToolAnnotations::new().read_only(true).open_world(true);
+        assert_eq!(
+            fetch.implied_actions(),
+            BTreeSet::from([ActionKind::Read, ActionKind::Egress])
+        );
+        assert!(
+            ToolAnnotations::new()
+                .idempotent(true)
+                .implied_actions()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn contradictions_go_both_ways() {
+        let read = BTreeSet::from([ActionKind::Read]);
+        let delete = BTreeSet::from([ActionKind::Read, ActionKind::Delete]);
+        let says_destructive = ToolAnnotations::new().read_only(false).destructive(true);
+        assert_eq!(
+            says_destructive
+                .contradictions(&read, NetworkReach::None)
+                .len(),
+            2
+        );
+        assert!(
+            says_destructive
+                .contradictions(&delete, NetworkReach::None)
+                .is_empty()
+        );
+        let says_read_only = ToolAnnotations::new().read_only(true);
+        assert_eq!(
+            says_read_only
+                .contradictions(&delete, NetworkReach::None)
+                .len(),
+            1
+        );
+        let open = ToolAnnotations::new().open_world(true);
+        assert_eq!(open.contradictions(&read, NetworkReach::Internal).len(), 1);
+        assert!(open.contradictions(&read, NetworkReach::Public).is_empty());
+        assert!(
+            ToolAnnotations::new()
+                .contradictions(&delete, NetworkReach::Public)
+                .is_empty()
+        );
+    }
+}
