@@ -2,3 +2,4 @@
 #![forbid(unsafe_code)]
 
 pub use mcpguard_core::*;
+pub use mcpguard_redact::*;

@@ -7,6 +7,9 @@
 )]
 
 use std::path::PathBuf;
+
+#[path = "../crates/redact/tests/support/mod.rs"]
+mod support;
 use std::process::{Command, Output};
 
 /// The path of an example binary built beside this test.
@@ -126,4 +129,88 @@ fn fingerprint_prints_the_pinned_digest() {
         pinned.contains(digest),
         "{digest} is not the digest pinned in team.toml"
     );
+}
+
+/// Runs the `redact` example over `input`, returning its standard output.
+fn redact_example(input: &[u8], args: &[&str]) -> (Option<i32>, String, String) {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = example("redact")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let feeder = std::thread::spawn(move || stdin.write_all(&input));
+    let out = child.wait_with_output().unwrap();
+    feeder.join().unwrap().unwrap();
+    let (stdout, stderr) = text(&out);
+    (out.status.code(), stdout, stderr)
+}
+
+#[test]
+fn redact_example_cleans_the_positive_corpus() {
+    let corpus = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("crates/redact/tests/corpus/positives.txt"),
+    )
+    .unwrap();
+    let (clean, spans) = support::unmark(&corpus);
+    let secrets: Vec<&str> = spans
+        .iter()
+        .map(|s| clean.get(s.clone()).unwrap())
+        .collect();
+    // Repeat the corpus so the stream spans several chunks.
+    let input = clean.repeat(40);
+    let (code, stdout, stderr) = redact_example(input.as_bytes(), &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    for s in &secrets {
+        assert!(!stdout.contains(s), "survives: {s}");
+    }
+    assert_eq!(
+        stdout.matches("===== ").count(),
+        input.matches("===== ").count()
+    );
+}
+
+#[test]
+fn redact_example_takes_known_secrets_from_the_environment() {
+    let (code, stdout, _) = redact_example(b"pw is hunter2-and-more here\n", &[]);
+    assert_eq!(code, Some(0));
+    assert!(stdout.contains("hunter2"));
+    let mut cmd = example("redact");
+    cmd.env("MY_DB_PASSWORD", "hunter2-and-more")
+        .args(["--known", "MY_DB_PASSWORD"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"pw is hunter2-and-more here\n")
+            .unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "pw is [REDACTED:known-secret] here\n"
+    );
+    let (code, _, stderr) = redact_example(b"", &["--known", "MCPGUARD_UNSET_FOR_TEST"]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("is not set"), "{stderr}");
+}
+
+#[test]
+fn rules_example_lists_the_catalogue() {
+    let out = example("rules").output().unwrap();
+    let (stdout, _) = text(&out);
+    assert!(out.status.success());
+    let count: usize = stdout.split_whitespace().next().unwrap().parse().unwrap();
+    assert!(count >= 60, "{count}");
+    assert!(stdout.contains("github-pat") && stdout.contains("keywords: ghp_"));
 }

@@ -1,0 +1,224 @@
+//! Criterion benchmarks of the redaction hot path: group `redact`, with
+//! `clean_log` (1 MiB of realistic log text without a secret), `dense_log` (the same
+//! with one secret per KiB) and `json_args` (tool-call arguments through
+//! `redact_json`), each with `Throughput::Bytes`.
+#![expect(clippy::expect_used, reason = "a benchmark may stop on broken setup")]
+#![expect(clippy::print_stdout, reason = "a benchmark reports its setup")]
+#![allow(
+    clippy::indexing_slicing,
+    clippy::string_slice,
+    reason = "fixed ASCII test data, sliced within its length"
+)]
+
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use mcpguard::Redactor;
+
+/// A deterministic generator, so every run measures the same text.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        self.0 >> 33
+    }
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        let i = usize::try_from(self.next()).unwrap_or(0) % items.len();
+        items.get(i).copied().unwrap_or("")
+    }
+    fn hex(&mut self, n: usize) -> String {
+        (0..n)
+            .map(|_| {
+                char::from(b"0123456789abcdef"[usize::try_from(self.next() % 16).unwrap_or(0)])
+            })
+            .collect()
+    }
+}
+
+/// One line of an MCP server's or web service's log, free of secrets but full of
+/// the words detectors key on (token, key, auth, password, URLs).
+fn log_line(rng: &mut Lcg) -> String {
+    let ts = format!(
+        "2026-11-25T{:02}:{:02}:{:02}.{:03}Z",
+        rng.next() % 24,
+        rng.next() % 60,
+        rng.next() % 60,
+        rng.next() % 1000
+    );
+    let level = rng.pick(&["INFO", "INFO", "INFO", "DEBUG", "WARN", "ERROR"]);
+    let service = rng.pick(&[
+        "mcp-gateway",
+        "fs-server",
+        "github-mcp",
+        "pg-proxy",
+        "fetch",
+    ]);
+    let id = format!(
+        "{}-{}-4{}-a{}-{}",
+        rng.hex(8),
+        rng.hex(4),
+        rng.hex(3),
+        rng.hex(3),
+        rng.hex(12)
+    );
+    let body = match rng.next() % 12 {
+        0 => format!(
+            "GET https://api.example.com/v1/repos/acme/widgets/issues?page={}&per_page=50 200 {}ms",
+            rng.next() % 40,
+            rng.next() % 900
+        ),
+        1 => format!(
+            r#"tools/call {{"name":"read_file","arguments":{{"path":"/workspace/src/lib.rs","offset":{}}}}} request_id={id}"#,
+            rng.next() % 4096
+        ),
+        2 => format!("token refreshed for session {id}, expires_in=3600 token_type=Bearer"),
+        3 => format!(
+            "cache key users:{}:profile miss; fetching from primary",
+            rng.next() % 100_000
+        ),
+        4 => format!("commit {} merged into main by ci-bot", rng.hex(40)),
+        5 => format!(
+            "sha256:{} verified for layer {}",
+            rng.hex(64),
+            rng.next() % 20
+        ),
+        6 => "password reset email queued; auth provider=oidc, max_tokens=4096".to_owned(),
+        7 => format!(
+            "SELECT id, name FROM accounts WHERE org_id = {} AND deleted_at IS NULL LIMIT 100",
+            rng.next() % 1000
+        ),
+        8 => format!(
+            "  at mcp_server::handlers::call_tool (src/handlers.rs:{}:17) tracing span key={}",
+            rng.next() % 500,
+            rng.hex(8)
+        ),
+        9 => format!(
+            r#"result {{"content":[{{"type":"text","text":"Found {} matches in 12 files"}}],"isError":false}}"#,
+            rng.next() % 300
+        ),
+        10 => format!(
+            "connecting to postgres://db.internal:5432/app (pool size {}) integrity=sha512-{}",
+            rng.next() % 32,
+            rng.hex(20)
+        ),
+        _ => format!(
+            "rate limit for api key id {} at {} of 5000 requests; see https://docs.example.com/limits#keys",
+            rng.next() % 900,
+            rng.next() % 5000
+        ),
+    };
+    format!("{ts} {level} {service} {body}\n")
+}
+
+/// Secrets in the contexts they appear in, fake and varied.
+fn secret_line(rng: &mut Lcg, n: usize) -> String {
+    let hex = rng.hex(40);
+    match n % 8 {
+        0 => format!("env GITHUB_TOKEN=ghp_{}Ab12\n", &hex[..32]),
+        1 => format!("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.{hex}\n"),
+        2 => format!("DATABASE_URL=postgres://app:Pw{}@db:5432/app\n", &hex[..14]),
+        3 => format!(r#"{{"api_key": "{}Zq9"}}"#, &hex[..28]) + "\n",
+        4 => format!("aws_secret_access_key = {}Ab+/\n", &hex[..36]),
+        5 => format!(
+            "SLACK_BOT_TOKEN=xoxb-1234567890-1234567890123-{}\n",
+            &hex[..24]
+        ),
+        6 => format!("STRIPE_KEY=sk_live_{}XyZ\n", &hex[..30]),
+        _ => format!("password: S3cr3t-{}!\n", &hex[..10]),
+    }
+}
+
+fn corpus(dense: bool) -> String {
+    let mut rng = Lcg(42);
+    let mut out = String::with_capacity(1 << 20);
+    let mut next_secret = 1024;
+    let mut n = 0;
+    while out.len() < 1 << 20 {
+        out.push_str(&log_line(&mut rng));
+        if dense && out.len() >= next_secret {
+            out.push_str(&secret_line(&mut rng, n));
+            n += 1;
+            next_secret += 1024;
+        }
+    }
+    out
+}
+
+fn json_args() -> serde_json::Value {
+    serde_json::json!({
+        "method": "tools/call",
+        "params": {
+            "name": "http_request",
+            "arguments": {
+                "url": "https://api.example.com/v1/search?q=mcp+security&page=2",
+                "method": "POST",
+                "headers": {"Content-Type": "application/json", "Authorization": "Bearer opaque-token-value-0123456789abcdef"},
+                "body": "{\"query\": \"select all open issues assigned to me\", \"limit\": 50}",
+                "timeout_ms": 30000,
+                "tags": ["search", "issues", "triage"],
+                "notes": "The cache key for this request is issues:open:me; retry on 429 with backoff."
+            }
+        }
+    })
+}
+
+fn bench(c: &mut Criterion) {
+    let redactor = Redactor::new().expect("the built-in catalogue compiles");
+    let clean = corpus(false);
+    let dense = corpus(true);
+    let leaks: Vec<String> = redactor
+        .find(&clean)
+        .iter()
+        .take(5)
+        .map(|f| {
+            clean
+                .get(f.span().start.saturating_sub(60)..f.span().end)
+                .unwrap_or("")
+                .to_owned()
+        })
+        .collect();
+    assert!(
+        leaks.is_empty(),
+        "the clean corpus has findings: {leaks:#?}"
+    );
+    let found = redactor.find(&dense).len();
+    println!("dense_log: {} bytes, {found} findings", dense.len());
+    // For profiling outside criterion: write the corpora where asked.
+    if let Some(dir) = std::env::var_os("MCPGUARD_BENCH_CORPUS_DIR") {
+        let dir = std::path::PathBuf::from(dir);
+        std::fs::write(dir.join("clean_log.txt"), &clean).expect("write the clean corpus");
+        std::fs::write(dir.join("dense_log.txt"), &dense).expect("write the dense corpus");
+    }
+    let args = json_args();
+    let args_len = args.to_string().len();
+
+    let mut group = c.benchmark_group("redact");
+    group.throughput(Throughput::Bytes(clean.len() as u64));
+    group.bench_function("clean_log", |b| {
+        b.iter(|| black_box(redactor.redact(black_box(&clean))))
+    });
+    group.throughput(Throughput::Bytes(dense.len() as u64));
+    group.bench_function("dense_log", |b| {
+        b.iter(|| black_box(redactor.redact(black_box(&dense))))
+    });
+    group.throughput(Throughput::Bytes(args_len as u64));
+    group.bench_function("json_args", |b| {
+        b.iter(|| {
+            let mut v = args.clone();
+            black_box(redactor.redact_json(black_box(&mut v)))
+        })
+    });
+    group.finish();
+}
+
+// The macros define undocumented items.
+#[allow(missing_docs, reason = "generated by criterion_group")]
+mod harness {
+    use super::*;
+    criterion_group!(benches, bench);
+}
+criterion_main!(harness::benches);

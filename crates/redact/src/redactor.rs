@@ -1,0 +1,792 @@
+//! The redactor: one pass of keyword search over the text, patterns only around
+//! keywords, findings merged, replacements written once.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::fmt;
+use std::ops::Range;
+use std::sync::{Arc, LazyLock};
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use hmac::{Hmac, Mac};
+use regex_automata::{Anchored, Input};
+use serde_json::Value;
+use sha2::Sha256;
+
+use crate::catalogue;
+use crate::check::{self, Check};
+use crate::error::BuildError;
+use crate::known::{Encoding, Known, is_base64_byte};
+use crate::rule::{Anchor, Compiled, Rule};
+
+/// The rule id of findings for registered known secrets.
+pub const KNOWN_SECRET_RULE: &str = "known-secret";
+/// The rule id of values redacted by [`Redactor::redact_json`] for their key alone.
+pub const SENSITIVE_KEY_RULE: &str = "sensitive-key";
+
+/// How far a match that runs into the end of its window may grow, in bytes.
+const MAX_EXTENSION: usize = 64 << 10;
+
+/// Finds and removes secrets from text and JSON.
+///
+/// Built once (see [`Redactor::builder`]) and shared: it is `Send + Sync`, and
+/// `Clone` is a reference-count increment. Every method takes `&self` and never
+/// panics on any input.
+///
+/// ```
+/// use mcpguard_redact::Redactor;
+/// let r = Redactor::builder().known_secret("DB_PASSWORD", "correct-horse-battery")?.build()?;
+/// let line = "connecting with token ghp_R4nd0mF4k3T0k3nV4lu3F0rT3st1ngXy12Ab and correct-horse-battery";
+/// assert_eq!(
+///     r.redact(line),
+///     "connecting with token [REDACTED:github-pat] and [REDACTED:known-secret]"
+/// );
+/// // Clean text comes back borrowed, untouched.
+/// assert!(matches!(r.redact("GET /healthz 200"), std::borrow::Cow::Borrowed(_)));
+/// # Ok::<(), mcpguard_redact::BuildError>(())
+/// ```
+#[derive(Clone)]
+pub struct Redactor {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    rules: Arc<RuleSet>,
+    known: Option<Known>,
+    correlation_key: Option<Vec<u8>>,
+}
+
+/// Compiled rules and the keyword automaton that triggers them.
+#[derive(Debug)]
+struct RuleSet {
+    rules: Vec<Compiled>,
+    keywords: Option<AhoCorasick>,
+    /// For each keyword (by automaton pattern id), the rules it triggers.
+    triggers: Vec<Vec<usize>>,
+    /// Rules without keywords: searched over all text.
+    unkeyed: Vec<usize>,
+}
+
+/// The built-in catalogue, compiled once per process.
+static BUILTIN: LazyLock<Result<Arc<RuleSet>, BuildError>> =
+    LazyLock::new(|| RuleSet::build(&catalogue::rules().collect::<Vec<_>>()).map(Arc::new));
+
+impl RuleSet {
+    fn build(rules: &[Rule]) -> Result<Self, BuildError> {
+        let mut seen = HashSet::new();
+        let mut compiled = Vec::with_capacity(rules.len());
+        let mut keyword_ids: Vec<String> = Vec::new();
+        let mut triggers: Vec<Vec<usize>> = Vec::new();
+        let mut unkeyed = Vec::new();
+        for (index, rule) in rules.iter().enumerate() {
+            if !seen.insert(rule.id.clone()) {
+                return Err(BuildError::duplicate(&rule.id));
+            }
+            compiled.push(rule.compile()?);
+            if rule.keywords.is_empty() {
+                unkeyed.push(index);
+            }
+            for keyword in &rule.keywords {
+                let keyword = keyword.to_ascii_lowercase();
+                match keyword_ids.iter().position(|k| *k == keyword) {
+                    Some(i) => {
+                        if let Some(t) = triggers.get_mut(i) {
+                            t.push(index);
+                        }
+                    }
+                    None => {
+                        keyword_ids.push(keyword);
+                        triggers.push(vec![index]);
+                    }
+                }
+            }
+        }
+        let keywords = if keyword_ids.is_empty() {
+            None
+        } else {
+            Some(
+                AhoCorasick::builder()
+                    .ascii_case_insensitive(true)
+                    .match_kind(MatchKind::Standard)
+                    .kind(Some(AhoCorasickKind::DFA))
+                    .build(&keyword_ids)
+                    .or_else(|_| {
+                        AhoCorasick::builder()
+                            .ascii_case_insensitive(true)
+                            .match_kind(MatchKind::Standard)
+                            .build(&keyword_ids)
+                    })
+                    .map_err(|e| BuildError::pattern("keywords", &e.to_string()))?,
+            )
+        };
+        Ok(Self {
+            rules: compiled,
+            keywords,
+            triggers,
+            unkeyed,
+        })
+    }
+}
+
+/// Builds a [`Redactor`].
+#[derive(Debug, Default)]
+pub struct RedactorBuilder {
+    builtin: bool,
+    extra: Vec<Rule>,
+    known: Vec<(String, String)>,
+    correlation_key: Option<Vec<u8>>,
+}
+
+impl RedactorBuilder {
+    /// Whether to use the built-in catalogue (default: yes).
+    #[must_use]
+    pub fn builtin_rules(mut self, yes: bool) -> Self {
+        self.builtin = yes;
+        self
+    }
+
+    /// Adds a rule of the embedder's.
+    #[must_use]
+    pub fn rule(mut self, rule: Rule) -> Self {
+        self.extra.push(rule);
+        self
+    }
+
+    /// Registers a value the embedder holds (for example the value of an
+    /// environment variable). Every occurrence is redacted, also base64- and
+    /// URL-encoded and JSON-escaped. `name` appears in errors, never the value.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError`] of kind `KnownSecretTooShort` when the value is shorter than
+    /// [`crate::MIN_KNOWN_SECRET_LEN`] bytes.
+    pub fn known_secret(
+        mut self,
+        name: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Result<Self, BuildError> {
+        let (name, value) = (name.into(), value.into());
+        if value.len() < crate::MIN_KNOWN_SECRET_LEN {
+            return Err(BuildError::known_too_short(
+                &name,
+                crate::MIN_KNOWN_SECRET_LEN,
+            ));
+        }
+        self.known.push((name, value));
+        Ok(self)
+    }
+
+    /// Registers the values of these environment variables as known secrets;
+    /// variables that are unset or empty are skipped.
+    ///
+    /// # Errors
+    ///
+    /// As [`RedactorBuilder::known_secret`], for a set value that is too short.
+    pub fn known_secrets_from_env<I, S>(mut self, names: I) -> Result<Self, BuildError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        for name in names {
+            let name = name.as_ref();
+            if let Ok(value) = std::env::var(name)
+                && !value.is_empty()
+            {
+                self = self.known_secret(name, value)?;
+            }
+        }
+        Ok(self)
+    }
+
+    /// Replaces secrets with `[REDACTED:<rule-id>:<hash>]`, where the hash is the
+    /// first 8 hex digits of HMAC-SHA-256 of the secret under `key`: the same
+    /// secret gives the same marker across log lines, and the marker does not
+    /// reveal the secret to anyone without the key.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError`] of kind `CorrelationKey` when `key` is shorter than 16 bytes.
+    pub fn correlation_key(mut self, key: &[u8]) -> Result<Self, BuildError> {
+        if key.len() < 16 {
+            return Err(BuildError::correlation_key());
+        }
+        self.correlation_key = Some(key.to_vec());
+        Ok(self)
+    }
+
+    /// Builds the redactor. The built-in catalogue is compiled once per process and
+    /// shared by every redactor that uses it unchanged.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError`] when a rule does not compile, two rules share an id, or a
+    /// known secret cannot be indexed.
+    pub fn build(self) -> Result<Redactor, BuildError> {
+        let rules = match (self.builtin, self.extra.is_empty()) {
+            (true, true) => BUILTIN.clone()?,
+            (true, false) => {
+                let mut all: Vec<Rule> = catalogue::rules().collect();
+                all.extend(self.extra);
+                Arc::new(RuleSet::build(&all)?)
+            }
+            (false, _) => Arc::new(RuleSet::build(&self.extra)?),
+        };
+        Ok(Redactor {
+            inner: Arc::new(Inner {
+                rules,
+                known: Known::build(&self.known)?,
+                correlation_key: self.correlation_key,
+            }),
+        })
+    }
+}
+
+/// A secret found in text: which rule, and where. Neither `Debug` nor `Display`
+/// shows the secret itself.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Finding {
+    rule: Arc<str>,
+    span: Range<usize>,
+    checksum: Option<bool>,
+    order: usize,
+}
+
+impl Finding {
+    /// The id of the rule that found it (`known-secret` for registered values).
+    pub fn rule_id(&self) -> &str {
+        &self.rule
+    }
+
+    /// The byte range of the secret in the text searched.
+    pub fn span(&self) -> Range<usize> {
+        self.span.clone()
+    }
+
+    /// The finding seen through the window `start..end` of the text: its span
+    /// clipped to the window and made relative to it.
+    pub(crate) fn window(&self, start: usize, end: usize) -> Self {
+        let from = self.span.start.clamp(start, end) - start;
+        let to = self.span.end.clamp(start, end) - start;
+        Self {
+            span: from..to,
+            ..self.clone()
+        }
+    }
+
+    /// For formats with a checksum (GitHub and npm tokens), whether it is valid;
+    /// `None` for formats without one.
+    pub fn checksum(&self) -> Option<bool> {
+        self.checksum
+    }
+}
+
+impl fmt::Debug for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Finding")
+            .field("rule", &&*self.rule)
+            .field("span", &self.span)
+            .field("checksum", &self.checksum)
+            .finish()
+    }
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} at bytes {}..{}",
+            self.rule, self.span.start, self.span.end
+        )
+    }
+}
+
+impl Redactor {
+    /// A builder with the built-in catalogue and nothing else.
+    pub fn builder() -> RedactorBuilder {
+        RedactorBuilder {
+            builtin: true,
+            ..RedactorBuilder::default()
+        }
+    }
+
+    /// A redactor with the built-in catalogue only.
+    ///
+    /// # Errors
+    ///
+    /// Only if a built-in rule fails to compile, which the crate's tests rule out.
+    pub fn new() -> Result<Self, BuildError> {
+        Self::builder().build()
+    }
+
+    /// Every secret in `text`, in order, overlapping findings merged into one.
+    pub fn find(&self, text: &str) -> Vec<Finding> {
+        let mut out = Vec::new();
+        self.scan(text.as_bytes(), &mut out);
+        merge(out)
+    }
+
+    /// `text` with every secret replaced by `[REDACTED:<rule-id>]` (or the
+    /// correlated form). Borrowed and untouched when nothing is found.
+    pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        let findings = self.find(text);
+        if findings.is_empty() {
+            return Cow::Borrowed(text);
+        }
+        Cow::Owned(self.apply(text, &findings))
+    }
+
+    /// Writes `text` with `findings` replaced. Spans are widened to character
+    /// boundaries, so the output is always valid UTF-8.
+    pub(crate) fn apply(&self, text: &str, findings: &[Finding]) -> String {
+        let mut out = String::with_capacity(text.len() + findings.len() * 24);
+        let mut at = 0;
+        for f in findings {
+            let start = floor_boundary(text, f.span.start.max(at));
+            let end = ceil_boundary(text, f.span.end);
+            if start < at || end <= start {
+                continue;
+            }
+            out.push_str(text.get(at..start).unwrap_or_default());
+            self.marker(&f.rule, text.get(start..end).unwrap_or_default(), &mut out);
+            at = end;
+        }
+        out.push_str(text.get(at..).unwrap_or_default());
+        out
+    }
+
+    fn marker(&self, rule: &str, secret: &str, out: &mut String) {
+        out.push_str("[REDACTED:");
+        out.push_str(rule);
+        if let Some(key) = &self.inner.correlation_key
+            && let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key)
+        {
+            mac.update(secret.as_bytes());
+            let tag = mac.finalize().into_bytes();
+            out.push(':');
+            for b in tag.iter().take(4) {
+                out.push_str(&format!("{b:02x}"));
+            }
+        }
+        out.push(']');
+    }
+
+    /// Redacts a JSON value in place: every string is redacted, and every value
+    /// under a sensitive key (`password`, `token`, `secret`, `authorization`,
+    /// `api_key`, `clientSecret`, ..., any case) is replaced whole, whatever it
+    /// holds, except `null`, booleans and empty strings. Returns how many values
+    /// changed.
+    ///
+    /// ```
+    /// use mcpguard_redact::Redactor;
+    /// let r = Redactor::new()?;
+    /// let mut v = serde_json::json!({"user": "ana", "password": "tr0ub4dor", "note": "ok"});
+    /// assert_eq!(r.redact_json(&mut v), 1);
+    /// assert_eq!(v["password"], "[REDACTED:sensitive-key]");
+    /// # Ok::<(), mcpguard_redact::BuildError>(())
+    /// ```
+    pub fn redact_json(&self, value: &mut Value) -> usize {
+        match value {
+            Value::String(s) => match self.redact(s) {
+                Cow::Borrowed(_) => 0,
+                Cow::Owned(new) => {
+                    *s = new;
+                    1
+                }
+            },
+            Value::Array(items) => items.iter_mut().map(|v| self.redact_json(v)).sum(),
+            Value::Object(map) => map
+                .iter_mut()
+                .map(|(k, v)| {
+                    if is_sensitive_key(k) {
+                        self.redact_whole(v)
+                    } else {
+                        self.redact_json(v)
+                    }
+                })
+                .sum(),
+            Value::Null | Value::Bool(_) | Value::Number(_) => 0,
+        }
+    }
+
+    fn redact_whole(&self, value: &mut Value) -> usize {
+        let text = match &*value {
+            Value::Null | Value::Bool(_) => return 0,
+            Value::String(s) if s.is_empty() => return 0,
+            Value::String(s) if s.starts_with("[REDACTED:") && s.ends_with(']') => return 0,
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let mut marker = String::new();
+        self.marker(SENSITIVE_KEY_RULE, &text, &mut marker);
+        *value = Value::String(marker);
+        1
+    }
+
+    /// Runs every detector over `hay`, appending raw (unmerged) findings.
+    fn scan(&self, hay: &[u8], out: &mut Vec<Finding>) {
+        let set = &self.inner.rules;
+        let mut searched: Vec<Range<usize>> = Vec::new();
+        if let Some(ac) = &set.keywords {
+            match ac.try_find_overlapping_iter(hay) {
+                Ok(hits) => {
+                    for hit in hits {
+                        let Some(rules) = set.triggers.get(hit.pattern().as_usize()) else {
+                            continue;
+                        };
+                        for &index in rules {
+                            let Some(rule) = set.rules.get(index) else {
+                                continue;
+                            };
+                            let Some(window) = window(rule, hay, hit.start(), hit.end()) else {
+                                continue;
+                            };
+                            if searched.is_empty() {
+                                searched = vec![usize::MAX..usize::MAX; set.rules.len()];
+                            }
+                            if let Some(done) = searched.get_mut(index) {
+                                // Anchored: this start was tried already. Unanchored:
+                                // this region was searched already.
+                                let seen = if rule.anchor == Anchor::None {
+                                    done.start <= window.start && window.end <= done.end
+                                } else {
+                                    done.start == window.start
+                                };
+                                if seen {
+                                    continue;
+                                }
+                                *done = window.clone();
+                            }
+                            search(rule, index, hay, window, out);
+                        }
+                    }
+                }
+                Err(_) => {
+                    for (index, rule) in set.rules.iter().enumerate() {
+                        search_everywhere(rule, index, hay, out);
+                    }
+                }
+            }
+        }
+        for &index in &set.unkeyed {
+            if let Some(rule) = set.rules.get(index) {
+                search_everywhere(rule, index, hay, out);
+            }
+        }
+        if let Some(known) = &self.inner.known {
+            for m in known.automaton.find_iter(hay) {
+                let mut span = m.range();
+                if known.encodings.get(m.pattern().as_usize()) == Some(&Encoding::Base64) {
+                    while span.start > 0
+                        && hay.get(span.start - 1).copied().is_some_and(is_base64_byte)
+                    {
+                        span.start -= 1;
+                    }
+                    while hay.get(span.end).copied().is_some_and(is_base64_byte) {
+                        span.end += 1;
+                    }
+                }
+                out.push(Finding {
+                    rule: Arc::from(KNOWN_SECRET_RULE),
+                    span,
+                    checksum: None,
+                    order: usize::MAX,
+                });
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Redactor")
+            .field("rules", &self.inner.rules.rules.len())
+            .field("known_secrets", &self.inner.known.is_some())
+            .field("correlated", &self.inner.correlation_key.is_some())
+            .finish()
+    }
+}
+
+/// The bytes around a keyword occurrence where `rule` is searched; for anchored
+/// rules the window starts where the match must start. `None` when the anchor
+/// cannot be satisfied (an XML rule whose identifier has no `<` before it).
+fn window(rule: &Compiled, hay: &[u8], start: usize, end: usize) -> Option<Range<usize>> {
+    let ident = |b: u8, colon: bool| {
+        b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-') || (colon && b == b':')
+    };
+    let back = |colon: bool| {
+        let limit = start.saturating_sub(rule.before);
+        let mut from = start;
+        while from > limit && hay.get(from - 1).copied().is_some_and(|b| ident(b, colon)) {
+            from -= 1;
+        }
+        // `\nAPI_KEY=` inside a JSON string: the `n` belongs to the escape.
+        if from > 0
+            && hay.get(from - 1) == Some(&b'\\')
+            && matches!(hay.get(from), Some(b'n' | b'r' | b't'))
+        {
+            from += 1;
+        }
+        from
+    };
+    let from = match rule.anchor {
+        Anchor::None => start.saturating_sub(rule.before),
+        Anchor::Keyword => start,
+        Anchor::Assignment => {
+            // Cheap test before any automaton runs: is the identifier assigned to?
+            let mut at = end;
+            while hay.get(at).copied().is_some_and(|b| ident(b, false)) {
+                at += 1;
+            }
+            while hay
+                .get(at)
+                .is_some_and(|b| matches!(b, b'"' | b'\'' | b'\\' | b']' | b' ' | b'\t'))
+            {
+                at += 1;
+            }
+            if !matches!(hay.get(at), Some(b'=' | b':')) {
+                return None;
+            }
+            let from = back(false);
+            // The key check needs no automaton either: the key is this identifier.
+            if rule.checks.contains(&Check::SecretKey) {
+                let mut key_end = end;
+                while hay.get(key_end).copied().is_some_and(|b| ident(b, false)) {
+                    key_end += 1;
+                }
+                let key = hay
+                    .get(from..key_end)
+                    .and_then(|k| std::str::from_utf8(k).ok());
+                if !key.is_some_and(check::is_secret_key) {
+                    return None;
+                }
+            }
+            from
+        }
+        Anchor::XmlTag => {
+            let from = back(true);
+            if from == 0 || hay.get(from - 1) != Some(&b'<') {
+                return None;
+            }
+            from - 1
+        }
+    };
+    Some(from..end.saturating_add(rule.after).min(hay.len()))
+}
+
+/// Searches `rule` in `window` of `hay`, appending confirmed findings.
+fn search(rule: &Compiled, index: usize, hay: &[u8], window: Range<usize>, out: &mut Vec<Finding>) {
+    let mut at = window.start;
+    let mut end = window.end;
+    let mut grown = 0;
+    while at < end {
+        let anchored = rule.anchor != Anchor::None;
+        let input = Input::new(hay).span(at..end).anchored(if anchored {
+            Anchored::Yes
+        } else {
+            Anchored::No
+        });
+        let Some(m) = rule.regex.search(&input) else {
+            return;
+        };
+        // A match that runs into the window's end may be cut short: search again
+        // with a wider window before trusting it.
+        if m.end() == end && end < hay.len() && grown < MAX_EXTENSION {
+            let more = (rule.after.max(256)).min(MAX_EXTENSION - grown);
+            grown += more;
+            end = end.saturating_add(more).min(hay.len());
+            continue;
+        }
+        let confirmed = confirm(rule, index, hay, m.range());
+        if anchored {
+            out.extend(confirmed);
+            return;
+        }
+        // After a confirmed match, go on after it; after a rejected one, go on just
+        // after its start, so a candidate that swallowed the next one (`--with-token
+        // --token X`) does not hide it.
+        at = match confirmed {
+            Some(f) => {
+                out.push(f);
+                m.end().max(m.start() + 1)
+            }
+            None => m.start() + 1,
+        };
+    }
+}
+
+/// Searches `rule` over all of `hay`, from every position (anchors need a keyword).
+fn search_everywhere(rule: &Compiled, index: usize, hay: &[u8], out: &mut Vec<Finding>) {
+    let mut at = 0;
+    while at < hay.len() {
+        let Some(m) = rule.regex.search(&Input::new(hay).span(at..hay.len())) else {
+            return;
+        };
+        let confirmed = confirm(rule, index, hay, m.range());
+        at = match confirmed {
+            Some(f) => {
+                out.push(f);
+                m.end().max(m.start() + 1)
+            }
+            None => m.start() + 1,
+        };
+    }
+}
+
+/// Applies a rule's groups and checks to one match.
+fn confirm(rule: &Compiled, index: usize, hay: &[u8], matched: Range<usize>) -> Option<Finding> {
+    let (secret, key) = if rule.needs_captures {
+        let mut caps = rule.regex.create_captures();
+        let input = Input::new(hay)
+            .span(matched.clone())
+            .anchored(Anchored::Yes);
+        rule.regex.search_captures(&input, &mut caps);
+        let secret = rule
+            .secret_groups
+            .iter()
+            .find_map(|&g| caps.get_group(g))
+            .map_or(matched, |s| s.range());
+        let key = rule
+            .key_group
+            .and_then(|g| caps.get_group(g))
+            .map(|s| s.range());
+        (secret, key)
+    } else {
+        (matched, None)
+    };
+    let text = std::str::from_utf8(hay.get(secret.clone())?).ok()?;
+    // A marker left by an earlier pass is not a secret: redaction is idempotent.
+    if text.is_empty() || text.contains("[REDACTED") || text.contains("REDACTED:") {
+        return None;
+    }
+    if let Some(floor) = rule.min_entropy
+        && check::shannon(text.as_bytes()) < floor
+    {
+        return None;
+    }
+    let mut checksum = None;
+    for c in &rule.checks {
+        let ok = match c {
+            Check::SecretKey => key
+                .clone()
+                .and_then(|k| hay.get(k))
+                .and_then(|k| std::str::from_utf8(k).ok())
+                .is_some_and(check::is_secret_key),
+            Check::NotPlaceholder => !check::is_placeholder(text),
+            Check::LooksRandom => check::looks_random(text),
+            Check::BasicAuth => check::is_basic_auth(text),
+            Check::Base64PrivateKey => check::is_base64_private_key(text),
+            Check::Base64Text => check::is_base64_text(text),
+            Check::Base62Crc32 => {
+                checksum = Some(check::base62_crc32_valid(text));
+                true
+            }
+        };
+        if !ok {
+            return None;
+        }
+    }
+    Some(Finding {
+        rule: rule.id.clone(),
+        span: secret,
+        checksum,
+        order: index,
+    })
+}
+
+/// Sorts findings and merges overlapping ones; a merged finding keeps the rule of
+/// its longest part (the earlier rule in the catalogue on a tie).
+fn merge(mut findings: Vec<Finding>) -> Vec<Finding> {
+    if findings.len() < 2 {
+        return findings;
+    }
+    findings.sort_by(|a, b| {
+        a.span
+            .start
+            .cmp(&b.span.start)
+            .then(b.span.end.cmp(&a.span.end))
+            .then(a.order.cmp(&b.order))
+    });
+    let mut out: Vec<Finding> = Vec::with_capacity(findings.len());
+    for f in findings {
+        match out.last_mut() {
+            Some(last) if f.span.start < last.span.end => {
+                if f.span.end > last.span.end {
+                    last.span.end = f.span.end;
+                }
+            }
+            _ => out.push(f),
+        }
+    }
+    out
+}
+
+/// Whether a JSON key marks its whole value as secret.
+pub(crate) fn is_sensitive_key(key: &str) -> bool {
+    const EXACT: [&str; 6] = [
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+        "x-api-key",
+        "api-key",
+    ];
+    EXACT.iter().any(|k| key.eq_ignore_ascii_case(k)) || check::is_secret_key(key)
+}
+
+fn floor_boundary(text: &str, mut i: usize) -> usize {
+    i = i.min(text.len());
+    while i > 0 && !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+fn ceil_boundary(text: &str, mut i: usize) -> usize {
+    i = i.min(text.len());
+    while i < text.len() && !text.is_char_boundary(i) {
+        i += 1;
+    }
+    i
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_keeps_longest_and_unions() {
+        let f = |rule: &str, span: Range<usize>, order| Finding {
+            rule: Arc::from(rule),
+            span,
+            checksum: None,
+            order,
+        };
+        let merged = merge(vec![
+            f("b", 5..10, 2),
+            f("a", 0..6, 1),
+            f("c", 20..30, 3),
+            f("d", 20..30, 0),
+        ]);
+        assert_eq!(merged.len(), 2);
+        assert_eq!((merged[0].rule_id(), merged[0].span()), ("a", 0..10));
+        assert_eq!((merged[1].rule_id(), merged[1].span()), ("d", 20..30));
+    }
+
+    #[test]
+    fn debug_never_shows_the_secret() {
+        let r = Redactor::new().unwrap();
+        let text = "token=ghp_R4nd0mF4k3T0k3nV4lu3F0rT3st1ngXy12Ab";
+        let found = r.find(text);
+        assert_eq!(found.len(), 1);
+        let shown = format!("{:?} {}", found[0], found[0]);
+        assert!(!shown.contains("R4nd0m"), "{shown}");
+        assert!(shown.contains("github-pat"));
+    }
+
+    #[test]
+    fn boundaries() {
+        let t = "aé";
+        assert_eq!(floor_boundary(t, 2), 1);
+        assert_eq!(ceil_boundary(t, 2), 3);
+    }
+}
