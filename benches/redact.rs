@@ -13,7 +13,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use mcpguard::Redactor;
+use mcpguard::redact::Redactor;
 
 /// A deterministic generator, so every run measures the same text.
 struct Lcg(u64);

@@ -12,7 +12,7 @@
 use std::io::{self, BufWriter, Read, Write};
 use std::process::ExitCode;
 
-use mcpguard::{RedactingWriter, Redactor};
+use mcpguard::redact::{RedactingWriter, Redactor};
 
 const USAGE: &str = "usage: redact [--known ENV_VAR]... [--correlate ENV_VAR] < input > output";
 

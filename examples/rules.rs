@@ -6,7 +6,7 @@
     reason = "a command-line example prints its listing"
 )]
 
-use mcpguard::catalogue;
+use mcpguard::redact::catalogue;
 
 fn main() {
     let verbose = std::env::args().any(|a| a == "--verbose" || a == "-v");

@@ -2,4 +2,14 @@
 #![forbid(unsafe_code)]
 
 pub use mcpguard_core::*;
-pub use mcpguard_redact::*;
+
+/// Authorization of tool calls: the Cedar-backed [`policy::Gate`]
+/// (`mcpguard-policy`).
+pub mod policy {
+    pub use mcpguard_policy::*;
+}
+
+/// Secret detection and redaction: [`redact::Redactor`] (`mcpguard-redact`).
+pub mod redact {
+    pub use mcpguard_redact::*;
+}

@@ -45,8 +45,9 @@ pub struct Position {
 }
 
 impl Position {
-    /// The position of byte `offset` in `text`, clamped to the text.
-    pub(crate) fn of_offset(text: &str, offset: usize) -> Self {
+    /// The position of byte `offset` in `text`, clamped to the text (an offset
+    /// inside a character counts as that character).
+    pub fn of_offset(text: &str, offset: usize) -> Self {
         let mut offset = offset.min(text.len());
         while !text.is_char_boundary(offset) {
             offset -= 1;

@@ -99,6 +99,20 @@ impl Fingerprint {
     }
 }
 
+/// `value` as canonical JSON: object members sorted by the bytes of their names,
+/// no insignificant whitespace, strings and numbers as `serde_json` writes them. Two
+/// values that differ only in member order or formatting give the same text.
+///
+/// ```
+/// let a = serde_json::json!({"b": 1, "a": [true, null]});
+/// assert_eq!(mcpguard_core::canonical_json(&a), r#"{"a":[true,null],"b":1}"#);
+/// ```
+pub fn canonical_json(value: &Value) -> String {
+    let mut out = String::new();
+    write_canonical(&mut out, value);
+    out
+}
+
 /// Writes `value` as canonical JSON (sorted members, no whitespace).
 pub(crate) fn write_canonical(out: &mut String, value: &Value) {
     match value {

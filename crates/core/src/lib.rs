@@ -10,7 +10,7 @@ mod risk;
 mod taxonomy;
 
 pub use error::{InventoryError, InventoryErrorKind, NameError, Position};
-pub use fingerprint::{Fingerprint, FingerprintError};
+pub use fingerprint::{Fingerprint, FingerprintError, canonical_json};
 pub use inventory::{
     CredentialSource, INVENTORY_VERSION, Inventory, Provenance, ReviewState, ServerRecord,
     ThirdParty, ToolProfile, Transport,

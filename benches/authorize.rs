@@ -1,0 +1,139 @@
+//! Criterion benchmarks of authorization: group `authorize`, on an inventory of N
+//! tools with the baseline pack plus one permit policy per tool, N in
+//! {10, 100, 1000, 10000}:
+//!
+//! - `gate/N`: `Gate::authorize` end to end (lookup, arguments, session, context,
+//!   entities, request, Cedar evaluation, reasons);
+//! - `raw_cedar/N`: `cedar_policy::Authorizer::is_authorized` alone on the same full
+//!   policy set, with the request and entities built beforehand: stock Cedar.
+//!
+//! Run once as a test (`cargo test --benches`), only N = 10 and 100 are measured,
+//! to keep CI quick.
+#![expect(clippy::expect_used, reason = "a benchmark may stop on broken setup")]
+
+use std::hint::black_box;
+use std::str::FromStr;
+use std::time::Duration;
+
+use cedar_policy::{Authorizer, Context, Entities, EntityUid, PolicySet, Request};
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use mcpguard::Inventory;
+use mcpguard::Tier;
+use mcpguard::policy::{BASELINE_POLICIES, Gate, PolicySource, Principal, ToolCall};
+
+fn inventory(n: usize) -> Inventory {
+    let mut toml = String::from(
+        "version = 1\n[[servers]]\nid = \"bench\"\nowner = \"perf\"\ntransport = \"stdio\"\n\
+         provenance = { kind = \"first_party\" }\ncredential = \"none\"\ndata_classes = [\"internal\"]\n",
+    );
+    for i in 0..n {
+        toml.push_str(&format!(
+            "[[servers.tools]]\nname = \"tool_{i}\"\nactions = [\"read\"]\nreach = \"none\"\n"
+        ));
+    }
+    Inventory::from_toml_str(&toml, "bench.toml").expect("the bench inventory loads")
+}
+
+fn per_tool_policies(n: usize) -> String {
+    (0..n)
+        .map(|i| {
+            format!(
+                "@id(\"tool-{i}\") @reason(\"group g{i} may call tool_{i}\")\n\
+                 permit (principal in Mcp::Group::\"g{i}\", action == Mcp::Action::\"call_tool\", resource == Mcp::Tool::\"bench/tool_{i}\");\n"
+            )
+        })
+        .collect()
+}
+
+/// The same policy set as the gate's, parsed by Cedar directly.
+fn raw_policy_set(extra: &str) -> PolicySet {
+    let mut set = PolicySet::new();
+    for text in [BASELINE_POLICIES, extra] {
+        let parsed = PolicySet::from_str(text).expect("the policies parse");
+        for p in parsed.policies() {
+            let id = p
+                .annotation("id")
+                .expect("every bench policy has an id")
+                .to_owned();
+            set.add(p.new_id(cedar_policy::PolicyId::new(id)))
+                .expect("ids are unique");
+        }
+    }
+    set
+}
+
+fn bench(c: &mut Criterion) {
+    let full = std::env::args().any(|a| a == "--bench");
+    let sizes: &[usize] = if full {
+        &[10, 100, 1000, 10_000]
+    } else {
+        &[10, 100]
+    };
+    let mut group = c.benchmark_group("authorize");
+    group.measurement_time(Duration::from_secs(4));
+    for &n in sizes {
+        let extra = per_tool_policies(n);
+        let gate = Gate::builder()
+            .inventory(inventory(n))
+            .tier(Tier::Team)
+            .policies(PolicySource::baseline().with_str("per-tool.cedar", extra.clone()))
+            .build()
+            .expect("the bench gate builds");
+        let target = n / 2;
+        let call = ToolCall::new(
+            Principal::new("ana").in_group(format!("g{target}")),
+            "bench",
+            format!("tool_{target}"),
+        )
+        .session("bench");
+        let decision = gate.authorize(&call);
+        assert!(decision.is_allowed(), "{decision:?}");
+        group.bench_with_input(BenchmarkId::new("gate", n), &call, |b, call| {
+            b.iter(|| black_box(gate.authorize(black_box(call))));
+        });
+
+        // Stock Cedar on the same policies, request and entities prebuilt.
+        let set = raw_policy_set(&extra);
+        let entities = Entities::from_json_value(
+            serde_json::json!([
+                {"uid": {"type": "Mcp::User", "id": "ana"}, "attrs": {}, "parents": [{"type": "Mcp::Group", "id": format!("g{target}")}]},
+                {"uid": {"type": "Mcp::Group", "id": format!("g{target}")}, "attrs": {}, "parents": []},
+                {"uid": {"type": "Mcp::Server", "id": "bench"}, "attrs": {"owner": "perf", "third_party": false, "review": "first_party", "pinned": true}, "parents": []},
+                {"uid": {"type": "Mcp::Tool", "id": format!("bench/tool_{target}")}, "attrs": {
+                    "name": format!("tool_{target}"), "server": "bench", "data_level": 1, "data_classes": ["internal"],
+                    "actions": ["read"], "read_only": true, "destructive": false, "egress": false, "reach": "none",
+                    "untrusted_output": false, "approval_required": false, "risk": 2, "third_party": false, "review": "first_party"
+                }, "parents": [{"type": "Mcp::Server", "id": "bench"}]}
+            ]),
+            None,
+        )
+        .expect("the bench entities parse");
+        let context = Context::from_json_value(
+            serde_json::json!({"tier": "team", "session": {"tainted": false, "private_data": false}, "approved": false, "purpose": "", "args": {}}),
+            None,
+        )
+        .expect("the bench context parses");
+        let request = Request::new(
+            EntityUid::from_str("Mcp::User::\"ana\"").expect("uid"),
+            EntityUid::from_str("Mcp::Action::\"call_tool\"").expect("uid"),
+            EntityUid::from_str(&format!("Mcp::Tool::\"bench/tool_{target}\"")).expect("uid"),
+            context,
+            None,
+        )
+        .expect("the bench request builds");
+        let authorizer = Authorizer::new();
+        let response = authorizer.is_authorized(&request, &set, &entities);
+        assert_eq!(response.decision(), cedar_policy::Decision::Allow);
+        group.bench_function(BenchmarkId::new("raw_cedar", n), |b| {
+            b.iter(|| black_box(authorizer.is_authorized(black_box(&request), &set, &entities)));
+        });
+    }
+    group.finish();
+}
+
+#[allow(missing_docs, reason = "generated by criterion_group")]
+mod harness {
+    use super::*;
+    criterion_group!(benches, bench);
+}
+criterion_main!(harness::benches);

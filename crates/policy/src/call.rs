@@ -1,0 +1,213 @@
+//! A tool call as the gate sees it.
+
+use mcpguard_core::Fingerprint;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// The verified identity of a caller: an id and the groups it belongs to, as the
+/// embedder's authentication established them. A session id alone never proves
+/// identity; this does.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Principal {
+    id: String,
+    groups: Vec<String>,
+}
+
+impl Principal {
+    /// A principal in no group.
+    pub fn new(id: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            groups: Vec::new(),
+        }
+    }
+
+    /// Adds a group (policies test `principal in Mcp::Group::"<name>"`).
+    #[must_use]
+    pub fn in_group(mut self, group: impl Into<String>) -> Self {
+        self.groups.push(group.into());
+        self
+    }
+
+    /// The id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The groups.
+    pub fn groups(&self) -> &[String] {
+        &self.groups
+    }
+}
+
+/// One `tools/call` to authorize.
+///
+/// ```
+/// use mcpguard_policy::{Principal, ToolCall};
+/// let call = ToolCall::new(Principal::new("ana").in_group("eng"), "filesystem", "read_text_file")
+///     .arguments(serde_json::json!({"path": "src/lib.rs"}))
+///     .session("conv-42")
+///     .purpose("answer a question about the code");
+/// assert_eq!(call.tool(), "read_text_file");
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolCall {
+    principal: Principal,
+    session: Option<String>,
+    server: String,
+    tool: String,
+    arguments: Value,
+    purpose: Option<String>,
+    definition: Option<Fingerprint>,
+}
+
+impl ToolCall {
+    /// A call with no arguments (`{}`), no session and no purpose.
+    pub fn new(principal: Principal, server: impl Into<String>, tool: impl Into<String>) -> Self {
+        Self {
+            principal,
+            session: None,
+            server: server.into(),
+            tool: tool.into(),
+            arguments: Value::Object(serde_json::Map::new()),
+            purpose: None,
+            definition: None,
+        }
+    }
+
+    /// Sets the arguments (a JSON object, as in `params.arguments`).
+    #[must_use]
+    pub fn arguments(mut self, arguments: Value) -> Self {
+        self.arguments = arguments;
+        self
+    }
+
+    /// Sets the session handle. Sessions are kept per principal: the same handle
+    /// used by another principal is another session. Without one, the principal's
+    /// calls share one session, so taint is never escaped by omitting it.
+    #[must_use]
+    pub fn session(mut self, session: impl Into<String>) -> Self {
+        self.session = Some(session.into());
+        self
+    }
+
+    /// Sets what the call is for.
+    #[must_use]
+    pub fn purpose(mut self, purpose: impl Into<String>) -> Self {
+        self.purpose = Some(purpose.into());
+        self
+    }
+
+    /// Sets the fingerprint of the tool definition the caller saw (a gateway
+    /// computes it from the server's `tools/list`); checked against the pin.
+    #[must_use]
+    pub fn definition(mut self, fingerprint: Fingerprint) -> Self {
+        self.definition = Some(fingerprint);
+        self
+    }
+
+    /// The caller.
+    pub fn principal(&self) -> &Principal {
+        &self.principal
+    }
+
+    /// The session handle, if any.
+    pub fn session_id(&self) -> Option<&str> {
+        self.session.as_deref()
+    }
+
+    /// The server id.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// The tool name.
+    pub fn tool(&self) -> &str {
+        &self.tool
+    }
+
+    /// The arguments.
+    pub fn arguments_value(&self) -> &Value {
+        &self.arguments
+    }
+
+    /// The stated purpose, if any.
+    pub fn purpose_text(&self) -> Option<&str> {
+        self.purpose.as_deref()
+    }
+
+    /// The fingerprint of the definition the caller saw, if given.
+    pub fn definition_fingerprint(&self) -> Option<Fingerprint> {
+        self.definition
+    }
+
+    /// The digest an approval is bound to: SHA-256 over the principal, server,
+    /// tool and canonical JSON of the arguments. Any change to any of them (even
+    /// one argument) gives another digest.
+    pub fn digest(&self) -> CallDigest {
+        let mut h = Sha256::new();
+        for part in [
+            self.principal.id.as_str(),
+            self.server.as_str(),
+            self.tool.as_str(),
+        ] {
+            h.update((part.len() as u64).to_le_bytes());
+            h.update(part.as_bytes());
+        }
+        h.update(mcpguard_core::canonical_json(&self.arguments).as_bytes());
+        CallDigest(h.finalize().into())
+    }
+}
+
+/// The digest of one exact call (see [`ToolCall::digest`]).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CallDigest([u8; 32]);
+
+impl CallDigest {
+    /// The digest as 64 lower-case hex digits.
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+impl std::fmt::Debug for CallDigest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CallDigest({})", self.to_hex())
+    }
+}
+
+impl std::fmt::Display for CallDigest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn digest_binds_every_part_but_not_key_order() {
+        let base = ToolCall::new(Principal::new("ana"), "fs", "write")
+            .arguments(json!({"path": "a", "body": "x"}));
+        let same = ToolCall::new(Principal::new("ana"), "fs", "write")
+            .arguments(serde_json::from_str(r#"{"body":"x","path":"a"}"#).unwrap());
+        assert_eq!(base.digest(), same.digest());
+        for other in [
+            base.clone().arguments(json!({"path": "b", "body": "x"})),
+            ToolCall::new(Principal::new("bob"), "fs", "write")
+                .arguments(json!({"path": "a", "body": "x"})),
+            ToolCall::new(Principal::new("ana"), "fs", "delete")
+                .arguments(json!({"path": "a", "body": "x"})),
+            ToolCall::new(Principal::new("ana"), "fs2", "write")
+                .arguments(json!({"path": "a", "body": "x"})),
+            // Length-prefixed: moving a character between parts changes the digest.
+            ToolCall::new(Principal::new("anaf"), "s", "write")
+                .arguments(json!({"path": "a", "body": "x"})),
+        ] {
+            assert_ne!(base.digest(), other.digest());
+        }
+        assert_eq!(base.digest().to_hex().len(), 64);
+    }
+}

@@ -1,0 +1,213 @@
+//! What the gate answers.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::call::CallDigest;
+
+/// The outcome of a decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[expect(
+    clippy::exhaustive_enums,
+    reason = "a new outcome must break every caller's match: it changes what runs"
+)]
+pub enum Verdict {
+    /// Run the call.
+    Allow,
+    /// Ask a person; run the call only with their approval
+    /// ([`crate::Gate::authorize_approved`]).
+    RequireApproval,
+    /// Do not run the call.
+    Deny,
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Allow => "allow",
+            Self::RequireApproval => "require_approval",
+            Self::Deny => "deny",
+        })
+    }
+}
+
+/// A decision about one call: the verdict, the policies that determined it and
+/// their reasons, any errors that forced a deny, and for `RequireApproval` the
+/// request to show a person. Decisions have no default: every one comes from the
+/// gate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[must_use = "a decision that is not acted on authorizes nothing"]
+pub struct Decision {
+    verdict: Verdict,
+    policies: Vec<String>,
+    reasons: Vec<Arc<str>>,
+    errors: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    approval: Option<Box<ApprovalRequest>>,
+}
+
+impl Decision {
+    pub(crate) fn deny(reason: impl Into<String>) -> Self {
+        Self {
+            verdict: Verdict::Deny,
+            policies: Vec::new(),
+            reasons: vec![Arc::from(reason.into())],
+            errors: Vec::new(),
+            approval: None,
+        }
+    }
+
+    pub(crate) fn deny_error(reason: &str, error: String) -> Self {
+        let mut d = Self::deny(reason);
+        d.errors.push(error);
+        d
+    }
+
+    pub(crate) fn from_parts(
+        verdict: Verdict,
+        policies: Vec<String>,
+        reasons: Vec<Arc<str>>,
+        errors: Vec<String>,
+        approval: Option<ApprovalRequest>,
+    ) -> Self {
+        Self {
+            verdict,
+            policies,
+            reasons,
+            errors,
+            approval: approval.map(Box::new),
+        }
+    }
+
+    /// Allow, RequireApproval or Deny.
+    pub fn verdict(&self) -> Verdict {
+        self.verdict
+    }
+
+    /// Whether the call may run now.
+    pub fn is_allowed(&self) -> bool {
+        self.verdict == Verdict::Allow
+    }
+
+    /// The ids of the policies that determined the verdict: for Allow the permits
+    /// that matched, for Deny and RequireApproval the forbids that matched (empty
+    /// when nothing permitted the call or the gate denied before evaluating).
+    pub fn policy_ids(&self) -> &[String] {
+        &self.policies
+    }
+
+    /// Why, in sentences a person understands, one per determining policy (or the
+    /// gate's own reason when it denied before evaluating policies).
+    pub fn reasons(&self) -> impl Iterator<Item = &str> {
+        self.reasons.iter().map(|r| &**r)
+    }
+
+    /// Errors that forced a Deny (an evaluation error, a store failure).
+    pub fn errors(&self) -> &[String] {
+        &self.errors
+    }
+
+    /// For RequireApproval, what to show the person who approves.
+    pub fn approval_request(&self) -> Option<&ApprovalRequest> {
+        self.approval.as_deref()
+    }
+}
+
+/// A call waiting for a person's approval: what it is and why it needs one. Grant it
+/// with [`crate::Gate::approve`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApprovalRequest {
+    #[serde(serialize_with = "digest_hex")]
+    digest: CallDigest,
+    principal: String,
+    server: String,
+    tool: String,
+    policies: Vec<String>,
+    reasons: Vec<Arc<str>>,
+}
+
+fn digest_hex<S: serde::Serializer>(d: &CallDigest, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&d.to_hex())
+}
+
+impl ApprovalRequest {
+    pub(crate) fn new(
+        digest: CallDigest,
+        principal: &str,
+        server: &str,
+        tool: &str,
+        policies: Vec<String>,
+        reasons: Vec<Arc<str>>,
+    ) -> Self {
+        Self {
+            digest,
+            principal: principal.to_owned(),
+            server: server.to_owned(),
+            tool: tool.to_owned(),
+            policies,
+            reasons,
+        }
+    }
+
+    /// The digest of the exact call (principal, server, tool, arguments).
+    pub fn digest(&self) -> CallDigest {
+        self.digest
+    }
+
+    /// Who asked.
+    pub fn principal(&self) -> &str {
+        &self.principal
+    }
+
+    /// The server.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// The tool.
+    pub fn tool(&self) -> &str {
+        &self.tool
+    }
+
+    /// The approval policies that asked for a person.
+    pub fn policy_ids(&self) -> &[String] {
+        &self.policies
+    }
+
+    /// Why a person must approve.
+    pub fn reasons(&self) -> impl Iterator<Item = &str> {
+        self.reasons.iter().map(|r| &**r)
+    }
+}
+
+/// A decision with every policy's part in it, for reviewers and the CLI.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Explanation {
+    /// The decision, exactly as [`crate::Gate::authorize`] gives it.
+    pub decision: Decision,
+    /// Every policy of the gate, with whether it matched this call.
+    pub policies: Vec<PolicyOutcome>,
+}
+
+/// One policy's part in an [`Explanation`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct PolicyOutcome {
+    /// The policy id.
+    pub id: String,
+    /// `permit` or `forbid`.
+    pub effect: &'static str,
+    /// Whether it is an approval gate (`@approval("human")`).
+    pub approval: bool,
+    /// Whether its scope and conditions matched this call.
+    pub matched: bool,
+    /// Its reason.
+    pub reason: String,
+    /// The evaluation error, if it had one (a policy that errors is ignored by
+    /// Cedar; the gate then denies).
+    pub error: Option<String>,
+}

@@ -1,0 +1,1026 @@
+//! The Gate: one per server (or gateway), built once, asked on every call.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::fmt;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use cedar_policy::{
+    Authorizer, Context, Decision as CedarDecision, Entities, Entity, EntityId, EntityTypeName,
+    EntityUid, PolicySet, Request, Response, RestrictedExpression, Schema,
+};
+use mcpguard_core::{
+    DataClass, Fingerprint, Inventory, NetworkReach, Provenance, ServerRecord, Tier, ToolProfile,
+};
+use serde_json::Value;
+
+use crate::args::{self, ArgType};
+use crate::call::{Principal, ToolCall};
+use crate::decision::{ApprovalRequest, Decision, Explanation, PolicyOutcome, Verdict};
+use crate::error::{BuildError, BuildErrorKind, StoreError};
+use crate::policies::{CompiledPolicies, PolicySource};
+use crate::state::{
+    ApprovalGrant, ApprovalStore, MemoryApprovalStore, MemorySessionStore, SessionKey,
+    SessionState, SessionStore,
+};
+
+/// The schema as shipped; `type Args = {};` is replaced per gate.
+pub const SCHEMA: &str = include_str!("../schema/mcpguard.cedarschema");
+const ARGS_PLACEHOLDER: &str = "type Args = {};";
+
+/// Authorizes MCP tool calls against an inventory and a Cedar policy set.
+///
+/// Built once ([`Gate::builder`]); `Send + Sync`, so one gate serves every request
+/// of a server. [`Gate::authorize`] never panics and never returns an error: what
+/// cannot be evaluated is denied, with the cause in [`Decision::errors`] or
+/// [`Decision::reasons`].
+///
+/// ```
+/// use mcpguard_core::{Inventory, Tier};
+/// use mcpguard_policy::{Gate, Principal, ToolCall, Verdict};
+///
+/// let inventory = Inventory::load("../../examples/inventories/team.toml")?;
+/// let gate = Gate::builder().inventory(inventory).tier(Tier::Team).build()?;
+/// let ana = Principal::new("ana").in_group("payments");
+///
+/// let read = ToolCall::new(ana.clone(), "filesystem", "read_text_file");
+/// assert_eq!(gate.authorize(&read).verdict(), Verdict::Allow);
+///
+/// let write = ToolCall::new(ana, "filesystem", "write_file")
+///     .arguments(serde_json::json!({"path": "notes.md", "content": "hi"}));
+/// let decision = gate.authorize(&write);
+/// assert_eq!(decision.verdict(), Verdict::RequireApproval);
+/// let request = decision.approval_request().unwrap();
+/// let grant = gate.approve(request, "lead@example.com", std::time::Duration::from_secs(300))?;
+/// assert_eq!(gate.authorize_approved(&write, &grant).verdict(), Verdict::Allow);
+/// // Single use: the same approval does not work twice.
+/// assert_eq!(gate.authorize_approved(&write, &grant).verdict(), Verdict::Deny);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Gate {
+    index: Arc<ToolIndex>,
+    policies: RwLock<Arc<CompiledPolicies>>,
+    sessions: Arc<dyn SessionStore>,
+    approvals: Arc<dyn ApprovalStore>,
+    tier: Tier,
+    nonce: AtomicU64,
+    authorizer: Authorizer,
+}
+
+/// Everything the inventory and tool definitions fix, built once.
+struct ToolIndex {
+    tools: HashMap<String, ToolEntry>,
+    servers: HashMap<String, (EntityUid, Entity)>,
+    args: BTreeMap<String, ArgType>,
+    schema: Schema,
+    schema_text: String,
+    notes: Vec<String>,
+    actions: Actions,
+    user_type: EntityTypeName,
+    group_type: EntityTypeName,
+}
+
+struct Actions {
+    call_tool: EntityUid,
+    list_tools: EntityUid,
+    read_resource: EntityUid,
+    get_prompt: EntityUid,
+}
+
+struct ToolEntry {
+    uid: EntityUid,
+    entity: Entity,
+    server_entity: Entity,
+    args: Option<BTreeMap<String, ArgType>>,
+    pinned: Option<Fingerprint>,
+    observed: Option<Fingerprint>,
+    untrusted_output: bool,
+    private: bool,
+}
+
+/// An MCP action on a server rather than a tool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ServerAction {
+    /// `resources/read`.
+    ReadResource,
+    /// `prompts/get`.
+    GetPrompt,
+}
+
+/// How a call that ran ended, for [`Gate::record_outcome`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// The handler returned a result.
+    Ok,
+    /// The handler returned an error (its output may still have been read).
+    Error,
+}
+
+/// Builds a [`Gate`].
+#[derive(Debug, Default)]
+pub struct GateBuilder {
+    inventory: Option<Inventory>,
+    policies: Option<PolicySource>,
+    tier: Option<Tier>,
+    definitions: Vec<(String, Value)>,
+    sessions: Option<Arc<dyn SessionStore>>,
+    approvals: Option<Arc<dyn ApprovalStore>>,
+}
+
+impl GateBuilder {
+    /// The inventory: every server and tool the gate knows. Calls to anything else
+    /// are denied.
+    #[must_use]
+    pub fn inventory(mut self, inventory: Inventory) -> Self {
+        self.inventory = Some(inventory);
+        self
+    }
+
+    /// The policies (default: the baseline pack).
+    #[must_use]
+    pub fn policies(mut self, policies: PolicySource) -> Self {
+        self.policies = Some(policies);
+        self
+    }
+
+    /// The tier the gate runs in, seen by policies as `context.tier` (default:
+    /// production, the strictest).
+    #[must_use]
+    pub fn tier(mut self, tier: Tier) -> Self {
+        self.tier = Some(tier);
+        self
+    }
+
+    /// A server's tool definitions as its `tools/list` returns them (the result
+    /// object, a whole JSON-RPC response, or the array). Their fingerprints are
+    /// checked against the inventory's pins, and their input schemas type
+    /// `context.args`.
+    #[must_use]
+    pub fn tool_definitions(mut self, server: impl Into<String>, tools: Value) -> Self {
+        self.definitions.push((server.into(), tools));
+        self
+    }
+
+    /// Where session state lives (default: this process's memory).
+    #[must_use]
+    pub fn session_store(mut self, store: Arc<dyn SessionStore>) -> Self {
+        self.sessions = Some(store);
+        self
+    }
+
+    /// Where issued approvals wait (default: this process's memory).
+    #[must_use]
+    pub fn approval_store(mut self, store: Arc<dyn ApprovalStore>) -> Self {
+        self.approvals = Some(store);
+        self
+    }
+
+    /// Builds the gate: entities for every server and tool, the schema with the
+    /// arguments' types, and the validated policy set.
+    ///
+    /// # Errors
+    ///
+    /// No inventory; malformed tool definitions; a policy that does not parse or
+    /// validate (with file, line, column and Cedar's message); duplicate policy ids.
+    pub fn build(self) -> Result<Gate, BuildError> {
+        let inventory = self.inventory.ok_or_else(|| {
+            BuildError::new(
+                BuildErrorKind::MissingInventory,
+                "a gate needs an inventory: call `GateBuilder::inventory`",
+            )
+        })?;
+        let index = ToolIndex::build(&inventory, &self.definitions)?;
+        let policies = self.policies.unwrap_or_default().compile(&index.schema)?;
+        Ok(Gate {
+            index: Arc::new(index),
+            policies: RwLock::new(Arc::new(policies)),
+            sessions: self
+                .sessions
+                .unwrap_or_else(|| Arc::new(MemorySessionStore::default())),
+            approvals: self
+                .approvals
+                .unwrap_or_else(|| Arc::new(MemoryApprovalStore::default())),
+            tier: self.tier.unwrap_or(Tier::Production),
+            nonce: AtomicU64::new(0),
+            authorizer: Authorizer::new(),
+        })
+    }
+}
+
+fn schema_error(e: impl fmt::Display) -> BuildError {
+    BuildError::new(
+        BuildErrorKind::Schema,
+        format!("the generated schema does not parse: {e}"),
+    )
+}
+
+fn uid(type_name: &EntityTypeName, id: &str) -> EntityUid {
+    EntityUid::from_type_name_and_id(type_name.clone(), EntityId::new(id))
+}
+
+fn type_name(name: &str) -> Result<EntityTypeName, BuildError> {
+    EntityTypeName::from_str(name).map_err(schema_error)
+}
+
+impl ToolIndex {
+    fn build(inventory: &Inventory, definitions: &[(String, Value)]) -> Result<Self, BuildError> {
+        let mut notes = Vec::new();
+        // Tool definitions by "server/tool": fingerprint and input type.
+        let mut defs: HashMap<String, (Fingerprint, Option<BTreeMap<String, ArgType>>)> =
+            HashMap::new();
+        for (server, value) in definitions {
+            let list = value
+                .pointer("/result/tools")
+                .or_else(|| value.get("tools"))
+                .unwrap_or(value);
+            let Some(list) = list.as_array() else {
+                return Err(BuildError::new(
+                    BuildErrorKind::ToolDefinitions,
+                    format!(
+                        "tool definitions of `{server}`: expected `tools`, `result.tools` or an array"
+                    ),
+                ));
+            };
+            for (i, tool) in list.iter().enumerate() {
+                let fp = Fingerprint::of_tool(tool).map_err(|e| {
+                    BuildError::new(
+                        BuildErrorKind::ToolDefinitions,
+                        format!("tool definitions of `{server}`, tool {i}: {e}"),
+                    )
+                })?;
+                let name = tool.get("name").and_then(Value::as_str).unwrap_or_default();
+                if inventory.tool(server, name).is_none() {
+                    notes.push(format!(
+                        "server `{server}` offers tool `{name}`, which is not in the inventory; calls to it are denied"
+                    ));
+                }
+                let args = tool
+                    .get("inputSchema")
+                    .and_then(ArgType::from_json_schema)
+                    .and_then(|t| match t {
+                        ArgType::Record(r) => Some(r),
+                        _ => None,
+                    });
+                defs.insert(format!("{server}/{name}"), (fp, args));
+            }
+        }
+        // The union of all argument records.
+        let mut union = BTreeMap::new();
+        let mut conflicts = Vec::new();
+        let mut dropped = BTreeSet::new();
+        let mut keys: Vec<&String> = defs.keys().collect();
+        keys.sort();
+        for key in keys {
+            if let Some((_, Some(r))) = defs.get(key) {
+                ArgType::merge(&mut union, r, "", &mut conflicts, &mut dropped);
+            }
+        }
+        for c in conflicts {
+            notes.push(format!(
+                "argument `{c}` has different types in different tools; policies cannot see it"
+            ));
+        }
+        let mut args_type = String::from("type Args = ");
+        args::record_to_cedar(&union, &mut args_type);
+        args_type.push(';');
+        let schema_text = SCHEMA.replacen(ARGS_PLACEHOLDER, &args_type, 1);
+        let (schema, _warnings) =
+            Schema::from_cedarschema_str(&schema_text).map_err(schema_error)?;
+
+        let user_type = type_name("Mcp::User")?;
+        let group_type = type_name("Mcp::Group")?;
+        let server_type = type_name("Mcp::Server")?;
+        let tool_type = type_name("Mcp::Tool")?;
+        let action_type = type_name("Mcp::Action")?;
+        let actions = Actions {
+            call_tool: uid(&action_type, "call_tool"),
+            list_tools: uid(&action_type, "list_tools"),
+            read_resource: uid(&action_type, "read_resource"),
+            get_prompt: uid(&action_type, "get_prompt"),
+        };
+
+        let mut servers = HashMap::new();
+        let mut tools = HashMap::new();
+        for server in inventory.servers() {
+            let server_uid = uid(&server_type, server.id.as_str());
+            let server_entity =
+                Entity::new(server_uid.clone(), server_attrs(server), HashSet::new())
+                    .map_err(schema_error)?;
+            for tool in &server.tools {
+                let key = format!("{}/{}", server.id, tool.name);
+                let tool_uid = uid(&tool_type, &key);
+                let entity = Entity::new(
+                    tool_uid.clone(),
+                    tool_attrs(server, tool),
+                    HashSet::from([server_uid.clone()]),
+                )
+                .map_err(schema_error)?;
+                let (observed, args) = match defs.remove(&key) {
+                    Some((fp, args)) => (Some(fp), args),
+                    None => (None, None),
+                };
+                if let (Some(pin), Some(seen)) = (tool.fingerprint, observed)
+                    && pin != seen
+                {
+                    notes.push(format!(
+                        "tool `{key}` does not match its pinned fingerprint; calls to it are denied"
+                    ));
+                }
+                tools.insert(
+                    key,
+                    ToolEntry {
+                        uid: tool_uid,
+                        entity,
+                        server_entity: server_entity.clone(),
+                        args,
+                        pinned: tool.fingerprint,
+                        observed,
+                        untrusted_output: tool.untrusted_output,
+                        private: tool.max_data_class() >= Some(DataClass::Confidential),
+                    },
+                );
+            }
+            servers.insert(server.id.to_string(), (server_uid, server_entity));
+        }
+        Ok(Self {
+            tools,
+            servers,
+            args: union,
+            schema,
+            schema_text,
+            notes,
+            actions,
+            user_type,
+            group_type,
+        })
+    }
+}
+
+fn server_attrs(server: &ServerRecord) -> HashMap<String, RestrictedExpression> {
+    let (third_party, review, pinned) = match &server.provenance {
+        Provenance::ThirdParty(t) => (true, t.review.as_str(), t.is_pinned()),
+        _ => (false, "first_party", true),
+    };
+    HashMap::from([
+        (
+            "owner".to_owned(),
+            RestrictedExpression::new_string(server.owner.to_string()),
+        ),
+        (
+            "third_party".to_owned(),
+            RestrictedExpression::new_bool(third_party),
+        ),
+        (
+            "review".to_owned(),
+            RestrictedExpression::new_string(review.to_owned()),
+        ),
+        ("pinned".to_owned(), RestrictedExpression::new_bool(pinned)),
+    ])
+}
+
+fn tool_attrs(server: &ServerRecord, tool: &ToolProfile) -> HashMap<String, RestrictedExpression> {
+    let (third_party, review) = match &server.provenance {
+        Provenance::ThirdParty(t) => (true, t.review.as_str()),
+        _ => (false, "first_party"),
+    };
+    let strings = |items: Vec<String>| {
+        RestrictedExpression::new_set(items.into_iter().map(RestrictedExpression::new_string))
+    };
+    let egress = tool.actions.contains(&mcpguard_core::ActionKind::Egress)
+        || (tool.reach == NetworkReach::Public && !tool.is_read_only());
+    HashMap::from([
+        (
+            "name".to_owned(),
+            RestrictedExpression::new_string(tool.name.to_string()),
+        ),
+        (
+            "server".to_owned(),
+            RestrictedExpression::new_string(server.id.to_string()),
+        ),
+        (
+            "data_level".to_owned(),
+            RestrictedExpression::new_long(i64::from(
+                tool.max_data_class().unwrap_or(DataClass::Secret).level(),
+            )),
+        ),
+        (
+            "data_classes".to_owned(),
+            strings(tool.data_classes.iter().map(ToString::to_string).collect()),
+        ),
+        (
+            "actions".to_owned(),
+            strings(tool.actions.iter().map(ToString::to_string).collect()),
+        ),
+        (
+            "read_only".to_owned(),
+            RestrictedExpression::new_bool(tool.is_read_only()),
+        ),
+        (
+            "destructive".to_owned(),
+            RestrictedExpression::new_bool(tool.is_destructive()),
+        ),
+        ("egress".to_owned(), RestrictedExpression::new_bool(egress)),
+        (
+            "reach".to_owned(),
+            RestrictedExpression::new_string(tool.reach.to_string()),
+        ),
+        (
+            "untrusted_output".to_owned(),
+            RestrictedExpression::new_bool(tool.untrusted_output),
+        ),
+        (
+            "approval_required".to_owned(),
+            RestrictedExpression::new_bool(tool.approval_required),
+        ),
+        (
+            "risk".to_owned(),
+            RestrictedExpression::new_long(i64::from(tool.risk().score())),
+        ),
+        (
+            "third_party".to_owned(),
+            RestrictedExpression::new_bool(third_party),
+        ),
+        (
+            "review".to_owned(),
+            RestrictedExpression::new_string(review.to_owned()),
+        ),
+    ])
+}
+
+/// A request ready for Cedar, or the decision that stopped it first.
+struct Prepared {
+    request: Request,
+    entities: Entities,
+}
+
+impl Gate {
+    /// A builder.
+    pub fn builder() -> GateBuilder {
+        GateBuilder::default()
+    }
+
+    /// Decides a call. Never panics; anything that cannot be evaluated is a Deny.
+    pub fn authorize(&self, call: &ToolCall) -> Decision {
+        self.decide(call, false)
+    }
+
+    /// Decides a call that a person approved. The grant must be for exactly this
+    /// call (same principal, server, tool and arguments), unexpired and unused; it
+    /// is used up by this call. The policies are evaluated again with
+    /// `context.approved`, so an approval lifts only approval gates: any other
+    /// forbid still denies.
+    pub fn authorize_approved(&self, call: &ToolCall, grant: &ApprovalGrant) -> Decision {
+        if grant.digest() != call.digest().to_hex() {
+            return Decision::deny(
+                "the approval was given for a different call (another tool, principal or arguments)",
+            );
+        }
+        match self.approvals.take(grant.id()) {
+            Err(e) => {
+                return Decision::deny_error("the approval store could not be read", e.to_string());
+            }
+            Ok(None) => {
+                return Decision::deny("the approval is unknown or was already used");
+            }
+            Ok(Some(stored)) if stored != *grant => {
+                return Decision::deny("the approval does not match the one that was issued");
+            }
+            Ok(Some(_)) => {}
+        }
+        if grant.expired() {
+            return Decision::deny("the approval has expired");
+        }
+        self.decide(call, true)
+    }
+
+    /// Issues a single-use approval of `request` by `approver`, valid for `ttl`.
+    ///
+    /// # Errors
+    ///
+    /// The approval store could not record it.
+    pub fn approve(
+        &self,
+        request: &ApprovalRequest,
+        approver: &str,
+        ttl: Duration,
+    ) -> Result<ApprovalGrant, StoreError> {
+        self.issue(request.digest(), approver, ttl)
+    }
+
+    /// Issues a single-use approval of a call directly, without a pending
+    /// [`ApprovalRequest`] (a runbook's pre-approval, an approver UI that rebuilt the
+    /// call). An approval only lifts approval gates: a call some other policy
+    /// forbids stays denied.
+    ///
+    /// # Errors
+    ///
+    /// The approval store could not record it.
+    pub fn approve_call(
+        &self,
+        call: &ToolCall,
+        approver: &str,
+        ttl: Duration,
+    ) -> Result<ApprovalGrant, StoreError> {
+        self.issue(call.digest(), approver, ttl)
+    }
+
+    fn issue(
+        &self,
+        digest: crate::call::CallDigest,
+        approver: &str,
+        ttl: Duration,
+    ) -> Result<ApprovalGrant, StoreError> {
+        let nonce = self.nonce.fetch_add(1, Ordering::Relaxed);
+        let grant = ApprovalGrant::new(digest, approver, ttl, nonce);
+        self.approvals.insert(&grant)?;
+        Ok(grant)
+    }
+
+    /// Records that a call ran, so the session remembers it: a tool with untrusted
+    /// output taints the session, confidential-or-above data marks private data
+    /// seen. A call that ended in an error counts the same: its output may have
+    /// been read. Unknown tools change nothing.
+    ///
+    /// # Errors
+    ///
+    /// The session store could not record it; the embedder should treat the
+    /// session as tainted.
+    pub fn record_outcome(&self, call: &ToolCall, outcome: Outcome) -> Result<(), StoreError> {
+        let Some(entry) = self.index.tools.get(&tool_key(call)) else {
+            return Ok(());
+        };
+        let (Outcome::Ok | Outcome::Error) = outcome;
+        let flags = SessionState::with(entry.untrusted_output, entry.private);
+        if flags == SessionState::new() {
+            return Ok(());
+        }
+        self.sessions.merge(&session_key(call), flags)
+    }
+
+    /// The state of the session a call belongs to.
+    ///
+    /// # Errors
+    ///
+    /// The session store could not answer.
+    pub fn session_state(&self, call: &ToolCall) -> Result<SessionState, StoreError> {
+        self.sessions.load(&session_key(call))
+    }
+
+    /// Whether `principal` may see a tool in `tools/list`: decided by `list_tools`
+    /// policies, apart from `call_tool`, so a condition on arguments never hides a
+    /// tool.
+    pub fn authorize_list(&self, principal: &Principal, server: &str, tool: &str) -> Decision {
+        let Some(entry) = self.index.tools.get(&format!("{server}/{tool}")) else {
+            return not_in_inventory(server, tool);
+        };
+        let context = match self.list_context() {
+            Ok(c) => c,
+            Err(d) => return d,
+        };
+        let entities = [entry.entity.clone(), entry.server_entity.clone()];
+        match self.request(
+            principal,
+            &self.index.actions.list_tools,
+            &entry.uid,
+            context,
+            entities,
+        ) {
+            Ok(p) => self.interpret(&p, None),
+            Err(d) => d,
+        }
+    }
+
+    /// The tools of `server` that `principal` may see, in inventory order.
+    pub fn visible_tools<'a>(
+        &self,
+        principal: &Principal,
+        inventory: &'a Inventory,
+        server: &str,
+    ) -> Vec<&'a str> {
+        inventory
+            .server(server)
+            .map(|s| {
+                s.tools
+                    .iter()
+                    .filter(|t| {
+                        self.authorize_list(principal, server, t.name.as_str())
+                            .is_allowed()
+                    })
+                    .map(|t| t.name.as_str())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Decides `resources/read` or `prompts/get` on a server.
+    pub fn authorize_server(
+        &self,
+        principal: &Principal,
+        server: &str,
+        action: ServerAction,
+    ) -> Decision {
+        let Some((server_uid, entity)) = self.index.servers.get(server) else {
+            return Decision::deny(format!("server `{server}` is not in the inventory"));
+        };
+        let action = match action {
+            ServerAction::ReadResource => &self.index.actions.read_resource,
+            ServerAction::GetPrompt => &self.index.actions.get_prompt,
+        };
+        let context = match self.list_context() {
+            Ok(c) => c,
+            Err(d) => return d,
+        };
+        match self.request(principal, action, server_uid, context, [entity.clone()]) {
+            Ok(p) => self.interpret(&p, None),
+            Err(d) => d,
+        }
+    }
+
+    /// The decision with every policy's part in it (in the order of their sources):
+    /// which matched, which errored.
+    /// Costs one evaluation per policy; for reviewers and tools, not the hot path.
+    pub fn explain(&self, call: &ToolCall) -> Explanation {
+        let decision = self.authorize(call);
+        let policies = self.current_policies();
+        let mut outcomes = Vec::new();
+        if let Ok(prepared) = self.prepare(call, false) {
+            for id in &policies.order {
+                let Some(policy) = policies.set.policy(&cedar_policy::PolicyId::new(id)) else {
+                    continue;
+                };
+                let id = id.clone();
+                let meta = policies.meta.get(&id);
+                let mut single = PolicySet::new();
+                let (matched, error) = match single.add(policy.clone()) {
+                    Ok(()) => {
+                        let r = self.authorizer.is_authorized(
+                            &prepared.request,
+                            &single,
+                            &prepared.entities,
+                        );
+                        let matched = r.diagnostics().reason().any(|p| p.to_string() == id);
+                        let error = r.diagnostics().errors().next().map(ToString::to_string);
+                        (matched, error)
+                    }
+                    Err(e) => (false, Some(e.to_string())),
+                };
+                outcomes.push(PolicyOutcome {
+                    id,
+                    effect: if meta.is_some_and(|m| m.forbid) {
+                        "forbid"
+                    } else {
+                        "permit"
+                    },
+                    approval: meta.is_some_and(|m| m.approval),
+                    matched,
+                    reason: meta.map_or_else(String::new, |m| m.reason.to_string()),
+                    error,
+                });
+            }
+        }
+        Explanation {
+            decision,
+            policies: outcomes,
+        }
+    }
+
+    /// Replaces the policy set atomically: calls already being decided finish with
+    /// the old set, later ones see the new one.
+    ///
+    /// # Errors
+    ///
+    /// As [`GateBuilder::build`]; the old set stays in force.
+    pub fn swap_policies(&self, policies: &PolicySource) -> Result<(), BuildError> {
+        let compiled = Arc::new(policies.compile(&self.index.schema)?);
+        // A poisoned lock still holds a valid Arc: replace it all the same.
+        let mut guard = self
+            .policies
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *guard = compiled;
+        Ok(())
+    }
+
+    /// The tier the gate runs in.
+    pub fn tier(&self) -> Tier {
+        self.tier
+    }
+
+    /// The Cedar schema this gate validates against, with its generated `Args`.
+    pub fn schema_text(&self) -> &str {
+        &self.index.schema_text
+    }
+
+    /// What the gate noticed while it was built: tools offered but not inventoried,
+    /// pins that do not match, argument names typed differently by different tools.
+    pub fn schema_notes(&self) -> &[String] {
+        &self.index.notes
+    }
+
+    /// The ids of the policies in force.
+    pub fn policy_ids(&self) -> Vec<String> {
+        let policies = self.current_policies();
+        let mut ids: Vec<String> = policies
+            .set
+            .policies()
+            .map(|p| p.id().to_string())
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// The argument names policies can see, as dotted paths.
+    pub fn argument_names(&self) -> Vec<String> {
+        fn walk(prefix: &str, r: &BTreeMap<String, ArgType>, out: &mut Vec<String>) {
+            for (k, t) in r {
+                let path = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                if let ArgType::Record(inner) = t {
+                    walk(&path, inner, out);
+                }
+                out.push(path);
+            }
+        }
+        let mut out = Vec::new();
+        walk("", &self.index.args, &mut out);
+        out
+    }
+
+    fn current_policies(&self) -> Arc<CompiledPolicies> {
+        self.policies
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn decide(&self, call: &ToolCall, approved: bool) -> Decision {
+        let prepared = match self.prepare(call, approved) {
+            Ok(p) => p,
+            Err(d) => return d,
+        };
+        let first = self.interpret(&prepared, Some(call));
+        if approved || first.verdict() != Verdict::RequireApproval {
+            return first;
+        }
+        // Only approval gates denied: would an approval let it through?
+        let with_approval = self.decide(call, true);
+        if with_approval.is_allowed() {
+            first
+        } else {
+            with_approval
+        }
+    }
+
+    fn prepare(&self, call: &ToolCall, approved: bool) -> Result<Prepared, Decision> {
+        let key = tool_key(call);
+        let Some(entry) = self.index.tools.get(&key) else {
+            return Err(not_in_inventory(call.server(), call.tool()));
+        };
+        if let Some(pin) = entry.pinned {
+            match call.definition_fingerprint().or(entry.observed) {
+                None => {
+                    return Err(Decision::deny(format!(
+                        "tool `{key}` has a pinned fingerprint but its definition was not seen; give the gate the server's tools/list"
+                    )));
+                }
+                Some(seen) if seen != pin => {
+                    return Err(Decision::deny(format!(
+                        "the definition of tool `{key}` changed since it was pinned: a changed tool is a different tool"
+                    )));
+                }
+                Some(_) => {}
+            }
+        }
+        let args = match &entry.args {
+            Some(t) => args::to_context(call.arguments_value(), t, &self.index.args),
+            None if call.arguments_value().is_object() => RestrictedExpression::new_record([])
+                .map_err(|_| args::ArgMismatch {
+                    path: String::new(),
+                    expected: "an object",
+                }),
+            None => Err(args::ArgMismatch {
+                path: String::new(),
+                expected: "an object",
+            }),
+        };
+        let args = args.map_err(|m| {
+            let at = if m.path.is_empty() {
+                "the arguments".to_owned()
+            } else {
+                format!("argument `{}`", m.path)
+            };
+            Decision::deny(format!("malformed call: {at} must be {}", m.expected))
+        })?;
+        let session = self.sessions.load(&session_key(call)).map_err(|e| {
+            Decision::deny_error("the session state could not be read", e.to_string())
+        })?;
+        let session_expr = RestrictedExpression::new_record([
+            (
+                "tainted".to_owned(),
+                RestrictedExpression::new_bool(session.tainted),
+            ),
+            (
+                "private_data".to_owned(),
+                RestrictedExpression::new_bool(session.private_data),
+            ),
+        ])
+        .map_err(|e| Decision::deny_error("the context could not be built", e.to_string()))?;
+        let context = Context::from_pairs([
+            (
+                "tier".to_owned(),
+                RestrictedExpression::new_string(self.tier.to_string()),
+            ),
+            ("session".to_owned(), session_expr),
+            (
+                "approved".to_owned(),
+                RestrictedExpression::new_bool(approved),
+            ),
+            (
+                "purpose".to_owned(),
+                RestrictedExpression::new_string(
+                    call.purpose_text().unwrap_or_default().to_owned(),
+                ),
+            ),
+            ("args".to_owned(), args),
+        ])
+        .map_err(|e| Decision::deny_error("the context could not be built", e.to_string()))?;
+        self.request(
+            call.principal(),
+            &self.index.actions.call_tool,
+            &entry.uid,
+            context,
+            [entry.entity.clone(), entry.server_entity.clone()],
+        )
+    }
+
+    fn list_context(&self) -> Result<Context, Decision> {
+        Context::from_pairs([(
+            "tier".to_owned(),
+            RestrictedExpression::new_string(self.tier.to_string()),
+        )])
+        .map_err(|e| Decision::deny_error("the context could not be built", e.to_string()))
+    }
+
+    fn request<const N: usize>(
+        &self,
+        principal: &Principal,
+        action: &EntityUid,
+        resource: &EntityUid,
+        context: Context,
+        resource_entities: [Entity; N],
+    ) -> Result<Prepared, Decision> {
+        let principal_uid = uid(&self.index.user_type, principal.id());
+        let groups: HashSet<EntityUid> = principal
+            .groups()
+            .iter()
+            .map(|g| uid(&self.index.group_type, g))
+            .collect();
+        let group_entities: Vec<Entity> = groups
+            .iter()
+            .map(|g| Entity::new_no_attrs(g.clone(), HashSet::new()))
+            .collect();
+        let principal_entity = Entity::new_no_attrs(principal_uid.clone(), groups);
+        let entities = Entities::from_entities(
+            std::iter::once(principal_entity)
+                .chain(group_entities)
+                .chain(resource_entities),
+            None,
+        )
+        .map_err(|e| Decision::deny_error("the entities could not be built", e.to_string()))?;
+        let request = Request::new(
+            principal_uid,
+            action.clone(),
+            resource.clone(),
+            context,
+            None,
+        )
+        .map_err(|e| Decision::deny_error("the request could not be built", e.to_string()))?;
+        Ok(Prepared { request, entities })
+    }
+
+    /// Evaluates and maps Cedar's answer onto a decision. With `call`, a Deny made
+    /// only by approval gates becomes RequireApproval (the caller then checks that
+    /// an approval would allow it).
+    fn interpret(&self, prepared: &Prepared, call: Option<&ToolCall>) -> Decision {
+        let policies = self.current_policies();
+        let response: Response =
+            self.authorizer
+                .is_authorized(&prepared.request, &policies.set, &prepared.entities);
+        // Cedar reports the determining policies as a set: sort them, so the same
+        // call always gets the same decision, word for word.
+        let mut ids: Vec<String> = response
+            .diagnostics()
+            .reason()
+            .map(ToString::to_string)
+            .collect();
+        ids.sort_unstable();
+        let errors: Vec<String> = response
+            .diagnostics()
+            .errors()
+            .map(ToString::to_string)
+            .collect();
+        let reasons: Vec<Arc<str>> = ids
+            .iter()
+            .map(|id| {
+                policies
+                    .meta
+                    .get(id)
+                    .map_or_else(|| Arc::from(format!("policy `{id}`")), |m| m.reason.clone())
+            })
+            .collect();
+        if !errors.is_empty() {
+            let mut reasons = reasons;
+            reasons.insert(
+                0,
+                Arc::from("a policy could not be evaluated for this call, so it is denied"),
+            );
+            return Decision::from_parts(Verdict::Deny, ids, reasons, errors, None);
+        }
+        match response.decision() {
+            CedarDecision::Allow => {
+                Decision::from_parts(Verdict::Allow, ids, reasons, errors, None)
+            }
+            CedarDecision::Deny if ids.is_empty() => Decision::from_parts(
+                Verdict::Deny,
+                ids,
+                vec![Arc::from("no policy permits this call")],
+                errors,
+                None,
+            ),
+            CedarDecision::Deny => {
+                let only_approval = ids
+                    .iter()
+                    .all(|id| policies.meta.get(id).is_some_and(|m| m.approval));
+                match call {
+                    Some(call) if only_approval => {
+                        let request = ApprovalRequest::new(
+                            call.digest(),
+                            call.principal().id(),
+                            call.server(),
+                            call.tool(),
+                            ids.clone(),
+                            reasons.clone(),
+                        );
+                        Decision::from_parts(
+                            Verdict::RequireApproval,
+                            ids,
+                            reasons,
+                            errors,
+                            Some(request),
+                        )
+                    }
+                    _ => Decision::from_parts(Verdict::Deny, ids, reasons, errors, None),
+                }
+            }
+        }
+    }
+}
+
+fn tool_key(call: &ToolCall) -> String {
+    format!("{}/{}", call.server(), call.tool())
+}
+
+fn session_key(call: &ToolCall) -> SessionKey {
+    SessionKey {
+        principal: call.principal().id().to_owned(),
+        session: call.session_id().unwrap_or_default().to_owned(),
+    }
+}
+
+fn not_in_inventory(server: &str, tool: &str) -> Decision {
+    // Names come from the client: show them only when they are name-shaped.
+    let shown = |s: &str| {
+        if s.len() <= 128
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        {
+            format!("`{s}`")
+        } else {
+            "(name not shown)".to_owned()
+        }
+    };
+    Decision::deny(format!(
+        "tool {} of server {} is not in the inventory",
+        shown(tool),
+        shown(server)
+    ))
+}
+
+impl fmt::Debug for Gate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Gate")
+            .field("tier", &self.tier)
+            .field("tools", &self.index.tools.len())
+            .field("policies", &self.current_policies().set.num_of_policies())
+            .field("sessions", &self.sessions)
+            .field("approvals", &self.approvals)
+            .finish()
+    }
+}

@@ -1,0 +1,20 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
+mod args;
+mod call;
+mod decision;
+mod error;
+mod gate;
+mod policies;
+mod state;
+
+pub use call::{CallDigest, Principal, ToolCall};
+pub use decision::{ApprovalRequest, Decision, Explanation, PolicyOutcome, Verdict};
+pub use error::{BuildError, BuildErrorKind, StoreError};
+pub use gate::{Gate, GateBuilder, Outcome, SCHEMA, ServerAction};
+pub use policies::{BASELINE_POLICIES, PolicySource};
+pub use state::{
+    ApprovalGrant, ApprovalStore, MemoryApprovalStore, MemorySessionStore, SessionKey,
+    SessionState, SessionStore,
+};

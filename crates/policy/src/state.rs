@@ -1,0 +1,294 @@
+//! Session and approval state, behind traits so that replicas can share it.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::call::CallDigest;
+use crate::error::StoreError;
+
+/// What a session has been through; policies read it as `context.session`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct SessionState {
+    /// It has read the output of a tool whose results may carry hostile content.
+    pub tainted: bool,
+    /// It has seen confidential-or-above data.
+    pub private_data: bool,
+}
+
+impl SessionState {
+    /// A clean session.
+    pub const fn new() -> Self {
+        Self {
+            tainted: false,
+            private_data: false,
+        }
+    }
+
+    /// A session with these flags.
+    pub const fn with(tainted: bool, private_data: bool) -> Self {
+        Self {
+            tainted,
+            private_data,
+        }
+    }
+}
+
+/// A session, bound to the verified principal: the same handle used by another
+/// principal names another session.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[expect(
+    clippy::exhaustive_structs,
+    reason = "a plain key that stores build and read: these two fields are the contract"
+)]
+pub struct SessionKey {
+    /// The principal's id.
+    pub principal: String,
+    /// The embedder's session handle (empty: the principal's default session).
+    pub session: String,
+}
+
+/// Where session state lives. The in-memory default serves one process; replicas
+/// share a store such as Redis. Taint only ever accumulates: `merge` must be an
+/// atomic "or" of the flags.
+pub trait SessionStore: Send + Sync + fmt::Debug {
+    /// The state of a session (clean if unknown).
+    ///
+    /// # Errors
+    ///
+    /// The store could not answer; the gate then denies the call.
+    fn load(&self, key: &SessionKey) -> Result<SessionState, StoreError>;
+
+    /// Adds `flags` to a session's state (never clears a flag).
+    ///
+    /// # Errors
+    ///
+    /// The store could not record it.
+    fn merge(&self, key: &SessionKey, flags: SessionState) -> Result<(), StoreError>;
+}
+
+/// Sessions in this process's memory, at most `capacity` of them. When full, a
+/// clean session is forgotten to make room; a flagged one never is (the store
+/// refuses the new session instead, and the gate denies), because forgetting taint
+/// would re-open the tools it closed.
+#[derive(Debug)]
+pub struct MemorySessionStore {
+    sessions: Mutex<HashMap<SessionKey, SessionState>>,
+    capacity: usize,
+}
+
+impl MemorySessionStore {
+    /// A store for up to `capacity` sessions.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            sessions: Mutex::new(HashMap::new()),
+            capacity: capacity.max(1),
+        }
+    }
+}
+
+impl Default for MemorySessionStore {
+    fn default() -> Self {
+        Self::new(100_000)
+    }
+}
+
+impl SessionStore for MemorySessionStore {
+    fn load(&self, key: &SessionKey) -> Result<SessionState, StoreError> {
+        let map = self
+            .sessions
+            .lock()
+            .map_err(|_| StoreError::new("the session map is poisoned"))?;
+        Ok(map.get(key).copied().unwrap_or_default())
+    }
+
+    fn merge(&self, key: &SessionKey, flags: SessionState) -> Result<(), StoreError> {
+        let mut map = self
+            .sessions
+            .lock()
+            .map_err(|_| StoreError::new("the session map is poisoned"))?;
+        if !map.contains_key(key) && map.len() >= self.capacity {
+            // Forget a clean session first; if every session is flagged, refuse
+            // rather than forget taint.
+            let victim = map
+                .iter()
+                .find(|(_, s)| !s.tainted && !s.private_data)
+                .map(|(k, _)| k.clone());
+            match victim {
+                Some(k) => {
+                    map.remove(&k);
+                }
+                None => return Err(StoreError::new("the session store is full")),
+            }
+        }
+        let entry = map.entry(key.clone()).or_default();
+        entry.tainted |= flags.tainted;
+        entry.private_data |= flags.private_data;
+        Ok(())
+    }
+}
+
+/// A person's approval of one exact call: bound to its digest, with an expiry, used
+/// at most once.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ApprovalGrant {
+    id: String,
+    digest: String,
+    approver: String,
+    expires_at: u64,
+}
+
+impl ApprovalGrant {
+    pub(crate) fn new(digest: CallDigest, approver: &str, ttl: Duration, nonce: u64) -> Self {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let expires_at = now.saturating_add(ttl).as_secs();
+        let mut h = Sha256::new();
+        h.update(digest.to_hex().as_bytes());
+        h.update(approver.as_bytes());
+        h.update(expires_at.to_le_bytes());
+        h.update(nonce.to_le_bytes());
+        h.update(now.as_nanos().to_le_bytes());
+        let id: String = h
+            .finalize()
+            .iter()
+            .take(16)
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        Self {
+            id,
+            digest: digest.to_hex(),
+            approver: approver.to_owned(),
+            expires_at,
+        }
+    }
+
+    /// The grant's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Who approved.
+    pub fn approver(&self) -> &str {
+        &self.approver
+    }
+
+    /// The digest of the approved call.
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+
+    /// When it expires, in seconds since the Unix epoch.
+    pub fn expires_at(&self) -> u64 {
+        self.expires_at
+    }
+
+    pub(crate) fn expired(&self) -> bool {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        now >= self.expires_at
+    }
+}
+
+impl fmt::Debug for ApprovalGrant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApprovalGrant")
+            .field("id", &self.id)
+            .field("approver", &self.approver)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where issued approvals wait to be used.
+pub trait ApprovalStore: Send + Sync + fmt::Debug {
+    /// Keeps an issued grant until it is used.
+    ///
+    /// # Errors
+    ///
+    /// The store could not record it.
+    fn insert(&self, grant: &ApprovalGrant) -> Result<(), StoreError>;
+
+    /// Removes and returns the grant with this id: a grant can be taken once.
+    ///
+    /// # Errors
+    ///
+    /// The store could not answer; the gate then denies the call.
+    fn take(&self, id: &str) -> Result<Option<ApprovalGrant>, StoreError>;
+}
+
+/// Issued approvals in this process's memory; expired ones are dropped as new ones
+/// arrive.
+#[derive(Debug, Default)]
+pub struct MemoryApprovalStore {
+    grants: Mutex<HashMap<String, ApprovalGrant>>,
+}
+
+impl ApprovalStore for MemoryApprovalStore {
+    fn insert(&self, grant: &ApprovalGrant) -> Result<(), StoreError> {
+        let mut map = self
+            .grants
+            .lock()
+            .map_err(|_| StoreError::new("the approval map is poisoned"))?;
+        map.retain(|_, g| !g.expired());
+        map.insert(grant.id.clone(), grant.clone());
+        Ok(())
+    }
+
+    fn take(&self, id: &str) -> Result<Option<ApprovalGrant>, StoreError> {
+        let mut map = self
+            .grants
+            .lock()
+            .map_err(|_| StoreError::new("the approval map is poisoned"))?;
+        Ok(map.remove(id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn taint_only_accumulates_and_survives_eviction() {
+        let store = MemorySessionStore::new(2);
+        let k = |s: &str| SessionKey {
+            principal: "ana".into(),
+            session: s.into(),
+        };
+        store
+            .merge(&k("a"), SessionState::with(true, false))
+            .unwrap();
+        store
+            .merge(&k("a"), SessionState::with(false, true))
+            .unwrap();
+        assert_eq!(store.load(&k("a")).unwrap(), SessionState::with(true, true));
+        store.merge(&k("b"), SessionState::new()).unwrap();
+        // Full: the clean session goes, the tainted one stays.
+        store
+            .merge(&k("c"), SessionState::with(true, false))
+            .unwrap();
+        assert!(store.load(&k("a")).unwrap().tainted);
+        assert!(store.load(&k("c")).unwrap().tainted);
+        // Full of flagged sessions: refuse rather than forget.
+        assert!(store.merge(&k("d"), SessionState::new()).is_err());
+    }
+
+    #[test]
+    fn grants_are_taken_once() {
+        let store = MemoryApprovalStore::default();
+        let digest = crate::ToolCall::new(crate::Principal::new("p"), "s", "t").digest();
+        let g = ApprovalGrant::new(digest, "lead", Duration::from_secs(60), 1);
+        store.insert(&g).unwrap();
+        assert_eq!(store.take(g.id()).unwrap(), Some(g.clone()));
+        assert_eq!(store.take(g.id()).unwrap(), None);
+        assert!(!format!("{g:?}").contains(g.digest()));
+    }
+}
