@@ -333,7 +333,7 @@ const CATALOGUE: &[Spec] = &[
                     "secret-access-key",
                     "aws_secret",
                 ],
-                r#"(?i)[a-z0-9_.-]{0,40}?secret[_-]?(?:access[_-]?)?key\\?["'\]]?[ \t]*(?:=>|:=|[:=])[ \t]*\\?["']?(?P<secret>[A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)"#,
+                r#"(?i)[a-z0-9_.-]{0,40}?secret[_-]?(?:access[_-]?)?key\\{0,7}["'\]]?[ \t]*(?:=>|:=|[:=])[ \t]*\\{0,7}["']?(?P<secret>[A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)"#,
                 NOT_PLACEHOLDER,
                 &[
                     "aws_secret_access_key = ⟦gtiGK0Z1hMu9iEcdTH63GUWc+PJr9pTOEJzhNFAz⟧\n",
@@ -362,7 +362,7 @@ const CATALOGUE: &[Spec] = &[
             "session-token",
             "security-token",
         ],
-        r#"(?i)[a-z0-9_.-]{0,40}?(?:session|security)[_-]?token\\?["'\]]?[ \t]*(?:=>|:=|[:=])[ \t]*\\?["']?(?P<secret>[A-Za-z0-9/+=%]{80,})"#,
+        r#"(?i)[a-z0-9_.-]{0,40}?(?:session|security)[_-]?token\\{0,7}["'\]]?[ \t]*(?:=>|:=|[:=])[ \t]*\\{0,7}["']?(?P<secret>[A-Za-z0-9/+=%]{80,})"#,
         NOT_PLACEHOLDER,
         &[
             "aws_session_token = ⟦IQoJb3JpZ2luX2VjE63CbgIdtzjtpcOC0XKqYIn6iG+LjEQdZJQrK6syF8u96LPX0y9sYlJ3Imq+tD2mHXsaJYhnAxoBWj6jrbcaywTDZyDUNjwqkJb6QqdVWQ+C29iuGwOQGIFxobVvmxfXo5w9RsyZvSbe0⟧",
@@ -735,7 +735,7 @@ const CATALOGUE: &[Spec] = &[
             "Twilio",
             "auth token, found by its name",
             &["twilio"],
-            r#"(?i)[a-z0-9_.-]{0,40}?twilio[a-z0-9_.-]{0,20}?(?:auth)?[_-]?token\\?["'\]]?[ \t]*(?:=>|:=|[:=])[ \t]*\\?["']?(?P<secret>[a-f0-9]{32})\b"#,
+            r#"(?i)[a-z0-9_.-]{0,40}?twilio[a-z0-9_.-]{0,20}?(?:auth)?[_-]?token\\{0,7}["'\]]?[ \t]*(?:=>|:=|[:=])[ \t]*\\{0,7}["']?(?P<secret>[a-f0-9]{32})\b"#,
             NOT_PLACEHOLDER,
             &["TWILIO_AUTH_TOKEN=⟦2a1734dd21cee4a7a55de27e5e2edced⟧"],
             &["TWILIO_AUTH_TOKEN="],
@@ -1467,7 +1467,7 @@ const CATALOGUE: &[Spec] = &[
                     "HTTP",
                     "credentials in an `Authorization` header with another scheme or none",
                     &["authorization"],
-                    r#"(?i)authorization\\?["']?[ \t]*[:=][ \t]*\\?["']?(?:(?:token|bot|apikey|api-key|key|sso-key|hmac|splunk|ssws|klaviyo-api-key|otoken)[ \t]+)?(?P<secret>[A-Za-z0-9._~+/=:-]{12,})"#,
+                    r#"(?i)authorization\\{0,7}["']?[ \t]*[:=][ \t]*\\{0,7}["']?(?:(?:token|bot|apikey|api-key|key|sso-key|hmac|splunk|ssws|klaviyo-api-key|otoken)[ \t]+)?(?P<secret>[A-Za-z0-9._~+/=:-]{12,})"#,
                     RANDOM_VALUE,
                     &[
                         "Authorization: token ⟦46a489bfb23cafa81d216ba6b2fe1204c1b40c3e⟧",
@@ -1670,8 +1670,10 @@ const CATALOGUE: &[Spec] = &[
             "secret-assignment",
             "generic",
             "a value assigned to a secret-named key in env files, shell, YAML, JSON, TOML, INI, code, query strings and headers, with an entropy floor",
-            &["pass", "pwd", "secret", "token", "key", "auth", "cred"],
-            r#"(?i)(?P<key>[a-z0-9_.-]{0,60}(?:pass|pwd|secret|token|key|auth|cred)[a-z0-9_.-]{0,24})\\?["'\]]?[ \t]*(?:=>|:=|[:=])[ \t]*(?:\\?["'`](?P<secret>[^"'`\\\r\n]{4,512}?)\\?["'`]|(?P<secret2>[^\s"'`,;&<>(){}\[\]\\]{4,512})(?:[\s"'`,;&<>{}\[\]\\)]|$))"#,
+            &[
+                "pass", "pwd", "secret", "token", "key", "auth", "cred", "pat",
+            ],
+            r#"(?i)(?P<key>[a-z0-9_.-]{0,60}(?:pass|pwd|secret|token|key|auth|cred|pat)[a-z0-9_.-]{0,24})\\{0,7}["'\]]?[ \t]*(?:=>|:=|[:=])[ \t]*(?:\\{0,7}["'`](?P<secret>[^"'`\\\r\n]{4,512}?)\\{0,7}["'`]|(?P<secret2>[^\s"'`,;&<>(){}\[\]\\]{4,512})(?:[\s"'`,;&<>{}\[\]\\)]|$))"#,
             SECRET_ASSIGNMENT,
             &[
                 "DB_PASSWORD=⟦N5r4s8tlTnNjyfPe⟧",
@@ -1679,6 +1681,8 @@ const CATALOGUE: &[Spec] = &[
                 "password: ⟦S3cure-8n3LkMTUE2!⟧",
                 r#"{"client_secret": "⟦k0u3UBrpTDqx_0-RDT1YBkkgNxNpBm5fbXYSJfwv⟧", "client_id": "abc"}"#,
                 r#"{"params": "{\"api_key\":\"⟦rYmPt9B204ROPmFJcowE9CndpZCuH3RG⟧\"}"}"#,
+                r#"{"a": "{\"b\": \"{\\\"client_secret\\\": \\\"⟦Zk3mQ9vX2pL7wR4tY8nB1cF6⟧\\\"}\"}"}"#,
+                "AZURE_DEVOPS_PAT=⟦q7w3e9r1t5y8u2i4o6p0a3s5d7f9g1h2j4k6l8z0x2c4v6b8n1m3⟧",
                 "https://api.example.com/v1/items?api_key=⟦dwKHqeeycTtXC7YFIUUD0wjrhYM1TlIm⟧&page=2",
                 "X-API-Key: ⟦227ab82140860ff126ae1cc9e4a5bfa0⟧",
                 "config.auth_token = '⟦rKKcrumOdTSbx-b1baajDoqoBtlRKKG4⟧'",

@@ -76,7 +76,7 @@ pub(crate) fn shannon(s: &[u8]) -> f32 {
 }
 
 /// Words that, as the last word of a key, mean the value is secret.
-const SECRET_WORDS: [&str; 16] = [
+const SECRET_WORDS: [&str; 17] = [
     "password",
     "passwd",
     "pwd",
@@ -93,6 +93,8 @@ const SECRET_WORDS: [&str; 16] = [
     "privatekey",
     "authtoken",
     "auth",
+    // A personal access token (`AZURE_DEVOPS_PAT`).
+    "pat",
 ];
 
 /// Words that make a following `key` a secret key (`api_key`, `private-key`).
@@ -483,6 +485,7 @@ mod tests {
             "secret",
             "webhookSecret",
             "csrf_token",
+            "AZURE_DEVOPS_PAT",
         ] {
             assert!(is_secret_key(k), "{k}");
         }

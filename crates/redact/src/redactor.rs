@@ -654,8 +654,16 @@ fn confirm(rule: &Compiled, index: usize, hay: &[u8], matched: Range<usize>) -> 
         (matched, None)
     };
     let text = std::str::from_utf8(hay.get(secret.clone())?).ok()?;
-    // A marker left by an earlier pass is not a secret: redaction is idempotent.
+    // A marker left by an earlier pass is not a secret, nor is any part of one
+    // (`[REDACTED:npm-token:1a2b3c4d]` looks like `npm-token: 1a2b3c4d`): redaction
+    // is idempotent.
     if text.is_empty() || text.contains("[REDACTED") || text.contains("REDACTED:") {
+        return None;
+    }
+    let before = hay.get(secret.start.saturating_sub(96)..secret.start)?;
+    if let Some(open) = before.windows(10).rposition(|w| w == b"[REDACTED:")
+        && !before.get(open..)?.contains(&b']')
+    {
         return None;
     }
     if let Some(floor) = rule.min_entropy
