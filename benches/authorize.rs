@@ -5,7 +5,9 @@
 //! - `gate/N`: `Gate::authorize` end to end (lookup, arguments, session, context,
 //!   entities, request, Cedar evaluation, reasons);
 //! - `raw_cedar/N`: `cedar_policy::Authorizer::is_authorized` alone on the same full
-//!   policy set, with the request and entities built beforehand: stock Cedar.
+//!   policy set, with the request and entities built beforehand: stock Cedar;
+//! - `gate_swap/1000`: `Gate::swap_policies` with the 1000-tool set: parsing,
+//!   validation and the index rebuilt, as after a policy change.
 //!
 //! Run once as a test (`cargo test --benches`), only N = 10 and 100 are measured,
 //! to keep CI quick.
@@ -91,6 +93,15 @@ fn bench(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("gate", n), &call, |b, call| {
             b.iter(|| black_box(gate.authorize(black_box(call))));
         });
+        if n == 1000 {
+            let source = PolicySource::baseline().with_str("per-tool.cedar", extra.clone());
+            group.bench_function(BenchmarkId::new("gate_swap", n), |b| {
+                b.iter(|| {
+                    gate.swap_policies(black_box(&source))
+                        .expect("the swap succeeds")
+                });
+            });
+        }
 
         // Stock Cedar on the same policies, request and entities prebuilt.
         let set = raw_policy_set(&extra);

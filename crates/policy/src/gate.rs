@@ -8,8 +8,8 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use cedar_policy::{
-    Authorizer, Context, Decision as CedarDecision, Entities, Entity, EntityId, EntityTypeName,
-    EntityUid, PolicySet, Request, Response, RestrictedExpression, Schema,
+    Authorizer, Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, PolicySet, Request,
+    RestrictedExpression, Schema,
 };
 use mcpguard_core::{
     DataClass, Fingerprint, Inventory, NetworkReach, Provenance, ServerRecord, Tier, ToolProfile,
@@ -20,6 +20,7 @@ use crate::args::{self, ArgType};
 use crate::call::{Principal, ToolCall};
 use crate::decision::{ApprovalRequest, Decision, Explanation, PolicyOutcome, Verdict};
 use crate::error::{BuildError, BuildErrorKind, StoreError};
+use crate::index::{Outcome as CedarOutcome, Scope, SliceKey};
 use crate::policies::{CompiledPolicies, PolicySource};
 use crate::state::{
     ApprovalGrant, ApprovalStore, MemoryApprovalStore, MemorySessionStore, SessionKey,
@@ -71,7 +72,8 @@ pub struct Gate {
 
 /// Everything the inventory and tool definitions fix, built once.
 struct ToolIndex {
-    tools: HashMap<String, ToolEntry>,
+    /// Tools by server id, then tool name: looked up without building a key.
+    tools: HashMap<String, HashMap<String, ToolEntry>>,
     servers: HashMap<String, (EntityUid, Entity)>,
     args: BTreeMap<String, ArgType>,
     schema: Schema,
@@ -80,6 +82,8 @@ struct ToolIndex {
     actions: Actions,
     user_type: EntityTypeName,
     group_type: EntityTypeName,
+    tool_type: EntityTypeName,
+    server_type: EntityTypeName,
 }
 
 struct Actions {
@@ -91,6 +95,7 @@ struct Actions {
 
 struct ToolEntry {
     uid: EntityUid,
+    server_uid: EntityUid,
     entity: Entity,
     server_entity: Entity,
     args: Option<BTreeMap<String, ArgType>>,
@@ -227,6 +232,10 @@ fn type_name(name: &str) -> Result<EntityTypeName, BuildError> {
 }
 
 impl ToolIndex {
+    fn tool(&self, server: &str, tool: &str) -> Option<&ToolEntry> {
+        self.tools.get(server)?.get(tool)
+    }
+
     fn build(inventory: &Inventory, definitions: &[(String, Value)]) -> Result<Self, BuildError> {
         let mut notes = Vec::new();
         // Tool definitions by "server/tool": fingerprint and input type.
@@ -330,19 +339,23 @@ impl ToolIndex {
                         "tool `{key}` does not match its pinned fingerprint; calls to it are denied"
                     ));
                 }
-                tools.insert(
-                    key,
-                    ToolEntry {
-                        uid: tool_uid,
-                        entity,
-                        server_entity: server_entity.clone(),
-                        args,
-                        pinned: tool.fingerprint,
-                        observed,
-                        untrusted_output: tool.untrusted_output,
-                        private: tool.max_data_class() >= Some(DataClass::Confidential),
-                    },
-                );
+                tools
+                    .entry(server.id.to_string())
+                    .or_insert_with(HashMap::new)
+                    .insert(
+                        tool.name.to_string(),
+                        ToolEntry {
+                            uid: tool_uid,
+                            server_uid: server_uid.clone(),
+                            entity,
+                            server_entity: server_entity.clone(),
+                            args,
+                            pinned: tool.fingerprint,
+                            observed,
+                            untrusted_output: tool.untrusted_output,
+                            private: tool.max_data_class() >= Some(DataClass::Confidential),
+                        },
+                    );
             }
             servers.insert(server.id.to_string(), (server_uid, server_entity));
         }
@@ -356,6 +369,8 @@ impl ToolIndex {
             actions,
             user_type,
             group_type,
+            tool_type,
+            server_type,
         })
     }
 }
@@ -451,10 +466,14 @@ fn tool_attrs(server: &ServerRecord, tool: &ToolProfile) -> HashMap<String, Rest
     ])
 }
 
-/// A request ready for Cedar, or the decision that stopped it first.
-struct Prepared {
-    request: Request,
-    entities: Entities,
+/// What a request is about: the action, the resource and its ancestors, and the
+/// resource entities Cedar needs.
+struct Target<'a, const N: usize> {
+    action: &'a EntityUid,
+    resource: &'a EntityUid,
+    ancestors: &'a [EntityUid],
+    resource_type: &'a EntityTypeName,
+    entities: [&'a Entity; N],
 }
 
 impl Gate {
@@ -465,7 +484,7 @@ impl Gate {
 
     /// Decides a call. Never panics; anything that cannot be evaluated is a Deny.
     pub fn authorize(&self, call: &ToolCall) -> Decision {
-        self.decide(call, false)
+        self.decide(call, false, false)
     }
 
     /// Decides a call that a person approved. The grant must be for exactly this
@@ -494,7 +513,7 @@ impl Gate {
         if grant.expired() {
             return Decision::deny("the approval has expired");
         }
-        self.decide(call, true)
+        self.decide(call, true, false)
     }
 
     /// Issues a single-use approval of `request` by `approver`, valid for `ttl`.
@@ -550,7 +569,7 @@ impl Gate {
     /// The session store could not record it; the embedder should treat the
     /// session as tainted.
     pub fn record_outcome(&self, call: &ToolCall, outcome: Outcome) -> Result<(), StoreError> {
-        let Some(entry) = self.index.tools.get(&tool_key(call)) else {
+        let Some(entry) = self.index.tool(call.server(), call.tool()) else {
             return Ok(());
         };
         let (Outcome::Ok | Outcome::Error) = outcome;
@@ -574,24 +593,19 @@ impl Gate {
     /// policies, apart from `call_tool`, so a condition on arguments never hides a
     /// tool.
     pub fn authorize_list(&self, principal: &Principal, server: &str, tool: &str) -> Decision {
-        let Some(entry) = self.index.tools.get(&format!("{server}/{tool}")) else {
+        let Some(entry) = self.index.tool(server, tool) else {
             return not_in_inventory(server, tool);
         };
-        let context = match self.list_context() {
-            Ok(c) => c,
-            Err(d) => return d,
+        let target = Target {
+            action: &self.index.actions.list_tools,
+            resource: &entry.uid,
+            ancestors: std::slice::from_ref(&entry.server_uid),
+            resource_type: &self.index.tool_type,
+            entities: [&entry.entity, &entry.server_entity],
         };
-        let entities = [entry.entity.clone(), entry.server_entity.clone()];
-        match self.request(
-            principal,
-            &self.index.actions.list_tools,
-            &entry.uid,
-            context,
-            entities,
-        ) {
-            Ok(p) => self.interpret(&p, None),
-            Err(d) => d,
-        }
+        self.list_context()
+            .and_then(|context| self.evaluate(principal, &target, context, false))
+            .map_or_else(|d| d, |outcome| self.interpret(outcome, None))
     }
 
     /// The tools of `server` that `principal` may see, in inventory order.
@@ -630,14 +644,16 @@ impl Gate {
             ServerAction::ReadResource => &self.index.actions.read_resource,
             ServerAction::GetPrompt => &self.index.actions.get_prompt,
         };
-        let context = match self.list_context() {
-            Ok(c) => c,
-            Err(d) => return d,
+        let target = Target {
+            action,
+            resource: server_uid,
+            ancestors: &[],
+            resource_type: &self.index.server_type,
+            entities: [entity],
         };
-        match self.request(principal, action, server_uid, context, [entity.clone()]) {
-            Ok(p) => self.interpret(&p, None),
-            Err(d) => d,
-        }
+        self.list_context()
+            .and_then(|context| self.evaluate(principal, &target, context, false))
+            .map_or_else(|d| d, |outcome| self.interpret(outcome, None))
     }
 
     /// The decision with every policy's part in it (in the order of their sources):
@@ -647,7 +663,11 @@ impl Gate {
         let decision = self.authorize(call);
         let policies = self.current_policies();
         let mut outcomes = Vec::new();
-        if let Ok(prepared) = self.prepare(call, false) {
+        let prepared = self.call_context(call, false).and_then(|(entry, context)| {
+            let target = tool_target(&self.index, entry);
+            self.request_and_entities(call.principal(), &target, context)
+        });
+        if let Ok((request, entities)) = prepared {
             for id in &policies.order {
                 let Some(policy) = policies.set.policy(&cedar_policy::PolicyId::new(id)) else {
                     continue;
@@ -657,11 +677,7 @@ impl Gate {
                 let mut single = PolicySet::new();
                 let (matched, error) = match single.add(policy.clone()) {
                     Ok(()) => {
-                        let r = self.authorizer.is_authorized(
-                            &prepared.request,
-                            &single,
-                            &prepared.entities,
-                        );
+                        let r = self.authorizer.is_authorized(&request, &single, &entities);
                         let matched = r.diagnostics().reason().any(|p| p.to_string() == id);
                         let error = r.diagnostics().errors().next().map(ToString::to_string);
                         (matched, error)
@@ -686,6 +702,13 @@ impl Gate {
             decision,
             policies: outcomes,
         }
+    }
+
+    /// The same decision as [`Gate::authorize`], computed by evaluating every
+    /// policy of the set with stock Cedar, without the index. Slower (linear in the
+    /// number of policies); for checking the index and for debugging.
+    pub fn authorize_exhaustive(&self, call: &ToolCall) -> Decision {
+        self.decide(call, false, true)
     }
 
     /// Replaces the policy set atomically: calls already being decided finish with
@@ -760,17 +783,26 @@ impl Gate {
             .clone()
     }
 
-    fn decide(&self, call: &ToolCall, approved: bool) -> Decision {
-        let prepared = match self.prepare(call, approved) {
-            Ok(p) => p,
+    fn decide(&self, call: &ToolCall, approved: bool, exhaustive: bool) -> Decision {
+        let outcome = self
+            .call_context(call, approved)
+            .and_then(|(entry, context)| {
+                self.evaluate(
+                    call.principal(),
+                    &tool_target(&self.index, entry),
+                    context,
+                    exhaustive,
+                )
+            });
+        let first = match outcome {
+            Ok(o) => self.interpret(o, Some(call)),
             Err(d) => return d,
         };
-        let first = self.interpret(&prepared, Some(call));
         if approved || first.verdict() != Verdict::RequireApproval {
             return first;
         }
         // Only approval gates denied: would an approval let it through?
-        let with_approval = self.decide(call, true);
+        let with_approval = self.decide(call, true, exhaustive);
         if with_approval.is_allowed() {
             first
         } else {
@@ -778,21 +810,29 @@ impl Gate {
         }
     }
 
-    fn prepare(&self, call: &ToolCall, approved: bool) -> Result<Prepared, Decision> {
-        let key = tool_key(call);
-        let Some(entry) = self.index.tools.get(&key) else {
+    /// Checks a call and builds its context: the tool must be known, its pinned
+    /// definition unchanged, its arguments well-typed, its session readable.
+    fn call_context(
+        &self,
+        call: &ToolCall,
+        approved: bool,
+    ) -> Result<(&ToolEntry, Context), Decision> {
+        let Some(entry) = self.index.tool(call.server(), call.tool()) else {
             return Err(not_in_inventory(call.server(), call.tool()));
         };
+        let key = || tool_key(call);
         if let Some(pin) = entry.pinned {
             match call.definition_fingerprint().or(entry.observed) {
                 None => {
                     return Err(Decision::deny(format!(
-                        "tool `{key}` has a pinned fingerprint but its definition was not seen; give the gate the server's tools/list"
+                        "tool `{}` has a pinned fingerprint but its definition was not seen; give the gate the server's tools/list",
+                        key()
                     )));
                 }
                 Some(seen) if seen != pin => {
                     return Err(Decision::deny(format!(
-                        "the definition of tool `{key}` changed since it was pinned: a changed tool is a different tool"
+                        "the definition of tool `{}` changed since it was pinned: a changed tool is a different tool",
+                        key()
                     )));
                 }
                 Some(_) => {}
@@ -851,13 +891,7 @@ impl Gate {
             ("args".to_owned(), args),
         ])
         .map_err(|e| Decision::deny_error("the context could not be built", e.to_string()))?;
-        self.request(
-            call.principal(),
-            &self.index.actions.call_tool,
-            &entry.uid,
-            context,
-            [entry.entity.clone(), entry.server_entity.clone()],
-        )
+        Ok((entry, context))
     }
 
     fn list_context(&self) -> Result<Context, Decision> {
@@ -868,64 +902,115 @@ impl Gate {
         .map_err(|e| Decision::deny_error("the context could not be built", e.to_string()))
     }
 
-    fn request<const N: usize>(
-        &self,
-        principal: &Principal,
-        action: &EntityUid,
-        resource: &EntityUid,
-        context: Context,
-        resource_entities: [Entity; N],
-    ) -> Result<Prepared, Decision> {
-        let principal_uid = uid(&self.index.user_type, principal.id());
-        let groups: HashSet<EntityUid> = principal
-            .groups()
+    fn principal_uids(&self, principal: &Principal) -> (EntityUid, Vec<EntityUid>) {
+        let mut names: Vec<&String> = principal.groups().iter().collect();
+        names.sort_unstable();
+        names.dedup();
+        (
+            uid(&self.index.user_type, principal.id()),
+            names
+                .into_iter()
+                .map(|g| uid(&self.index.group_type, g))
+                .collect(),
+        )
+    }
+
+    fn entities<const N: usize>(
+        principal: &EntityUid,
+        groups: &[EntityUid],
+        target: &Target<'_, N>,
+    ) -> Result<Entities, String> {
+        let group_entities = groups
             .iter()
-            .map(|g| uid(&self.index.group_type, g))
-            .collect();
-        let group_entities: Vec<Entity> = groups
-            .iter()
-            .map(|g| Entity::new_no_attrs(g.clone(), HashSet::new()))
-            .collect();
-        let principal_entity = Entity::new_no_attrs(principal_uid.clone(), groups);
-        let entities = Entities::from_entities(
+            .map(|g| Entity::new_no_attrs(g.clone(), HashSet::new()));
+        let principal_entity =
+            Entity::new_no_attrs(principal.clone(), groups.iter().cloned().collect());
+        Entities::from_entities(
             std::iter::once(principal_entity)
                 .chain(group_entities)
-                .chain(resource_entities),
+                .chain(target.entities.iter().map(|e| (*e).clone())),
             None,
         )
-        .map_err(|e| Decision::deny_error("the entities could not be built", e.to_string()))?;
+        .map_err(|e| e.to_string())
+    }
+
+    fn request_and_entities<const N: usize>(
+        &self,
+        principal: &Principal,
+        target: &Target<'_, N>,
+        context: Context,
+    ) -> Result<(Request, Entities), Decision> {
+        let (principal_uid, groups) = self.principal_uids(principal);
+        let entities = Self::entities(&principal_uid, &groups, target)
+            .map_err(|e| Decision::deny_error("the entities could not be built", e))?;
         let request = Request::new(
             principal_uid,
-            action.clone(),
-            resource.clone(),
+            target.action.clone(),
+            target.resource.clone(),
             context,
             None,
         )
         .map_err(|e| Decision::deny_error("the request could not be built", e.to_string()))?;
-        Ok(Prepared { request, entities })
+        Ok((request, entities))
     }
 
-    /// Evaluates and maps Cedar's answer onto a decision. With `call`, a Deny made
-    /// only by approval gates becomes RequireApproval (the caller then checks that
-    /// an approval would allow it).
-    fn interpret(&self, prepared: &Prepared, call: Option<&ToolCall>) -> Decision {
+    /// Evaluates a request: through the index (only the policies whose scope
+    /// matches, the context-free ones once per principal, groups and resource), or
+    /// over the whole set with stock Cedar when `exhaustive`.
+    fn evaluate<const N: usize>(
+        &self,
+        principal: &Principal,
+        target: &Target<'_, N>,
+        context: Context,
+        exhaustive: bool,
+    ) -> Result<CedarOutcome, Decision> {
         let policies = self.current_policies();
-        let response: Response =
-            self.authorizer
-                .is_authorized(&prepared.request, &policies.set, &prepared.entities);
-        // Cedar reports the determining policies as a set: sort them, so the same
-        // call always gets the same decision, word for word.
-        let mut ids: Vec<String> = response
-            .diagnostics()
-            .reason()
-            .map(ToString::to_string)
-            .collect();
-        ids.sort_unstable();
-        let errors: Vec<String> = response
-            .diagnostics()
-            .errors()
-            .map(ToString::to_string)
-            .collect();
+        if exhaustive {
+            let (request, entities) = self.request_and_entities(principal, target, context)?;
+            return Ok(CedarOutcome::of(&self.authorizer.is_authorized(
+                &request,
+                &policies.set,
+                &entities,
+            )));
+        }
+        let (principal_uid, groups) = self.principal_uids(principal);
+        let request = Request::new(
+            principal_uid.clone(),
+            target.action.clone(),
+            target.resource.clone(),
+            context,
+            None,
+        )
+        .map_err(|e| Decision::deny_error("the request could not be built", e.to_string()))?;
+        let key = SliceKey {
+            principal: principal_uid,
+            groups,
+            resource: target.resource.clone(),
+            action: target.action.clone(),
+        };
+        let slice = policies
+            .index
+            .slice(
+                &key,
+                &Scope {
+                    ancestors: target.ancestors,
+                    resource_type: target.resource_type,
+                    principal_type: &self.index.user_type,
+                },
+                || Self::entities(&key.principal, &key.groups, target),
+                &request,
+                &self.authorizer,
+            )
+            .map_err(|e| Decision::deny_error("the policy index could not be built", e))?;
+        Ok(slice.decide(&request, &self.authorizer))
+    }
+
+    /// Maps Cedar's answer onto a decision. With `call`, a Deny made only by
+    /// approval gates becomes RequireApproval (the caller then checks that an
+    /// approval would allow it).
+    fn interpret(&self, outcome: CedarOutcome, call: Option<&ToolCall>) -> Decision {
+        let policies = self.current_policies();
+        let CedarOutcome { allow, ids, errors } = outcome;
         let reasons: Vec<Arc<str>> = ids
             .iter()
             .map(|id| {
@@ -943,43 +1028,51 @@ impl Gate {
             );
             return Decision::from_parts(Verdict::Deny, ids, reasons, errors, None);
         }
-        match response.decision() {
-            CedarDecision::Allow => {
-                Decision::from_parts(Verdict::Allow, ids, reasons, errors, None)
-            }
-            CedarDecision::Deny if ids.is_empty() => Decision::from_parts(
+        if allow {
+            return Decision::from_parts(Verdict::Allow, ids, reasons, errors, None);
+        }
+        if ids.is_empty() {
+            return Decision::from_parts(
                 Verdict::Deny,
                 ids,
                 vec![Arc::from("no policy permits this call")],
                 errors,
                 None,
-            ),
-            CedarDecision::Deny => {
-                let only_approval = ids
-                    .iter()
-                    .all(|id| policies.meta.get(id).is_some_and(|m| m.approval));
-                match call {
-                    Some(call) if only_approval => {
-                        let request = ApprovalRequest::new(
-                            call.digest(),
-                            call.principal().id(),
-                            call.server(),
-                            call.tool(),
-                            ids.clone(),
-                            reasons.clone(),
-                        );
-                        Decision::from_parts(
-                            Verdict::RequireApproval,
-                            ids,
-                            reasons,
-                            errors,
-                            Some(request),
-                        )
-                    }
-                    _ => Decision::from_parts(Verdict::Deny, ids, reasons, errors, None),
-                }
-            }
+            );
         }
+        let only_approval = ids
+            .iter()
+            .all(|id| policies.meta.get(id).is_some_and(|m| m.approval));
+        match call {
+            Some(call) if only_approval => {
+                let request = ApprovalRequest::new(
+                    call.digest(),
+                    call.principal().id(),
+                    call.server(),
+                    call.tool(),
+                    ids.clone(),
+                    reasons.clone(),
+                );
+                Decision::from_parts(
+                    Verdict::RequireApproval,
+                    ids,
+                    reasons,
+                    errors,
+                    Some(request),
+                )
+            }
+            _ => Decision::from_parts(Verdict::Deny, ids, reasons, errors, None),
+        }
+    }
+}
+
+fn tool_target<'a>(index: &'a ToolIndex, entry: &'a ToolEntry) -> Target<'a, 2> {
+    Target {
+        action: &index.actions.call_tool,
+        resource: &entry.uid,
+        ancestors: std::slice::from_ref(&entry.server_uid),
+        resource_type: &index.tool_type,
+        entities: [&entry.entity, &entry.server_entity],
     }
 }
 
@@ -1017,7 +1110,10 @@ impl fmt::Debug for Gate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Gate")
             .field("tier", &self.tier)
-            .field("tools", &self.index.tools.len())
+            .field(
+                "tools",
+                &self.index.tools.values().map(HashMap::len).sum::<usize>(),
+            )
             .field("policies", &self.current_policies().set.num_of_policies())
             .field("sessions", &self.sessions)
             .field("approvals", &self.approvals)

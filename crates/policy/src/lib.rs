@@ -6,6 +6,7 @@ mod call;
 mod decision;
 mod error;
 mod gate;
+mod index;
 mod policies;
 mod state;
 

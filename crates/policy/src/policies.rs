@@ -8,6 +8,7 @@ use std::sync::Arc;
 use cedar_policy::{Effect, PolicyId, PolicySet, Schema, ValidationMode, Validator};
 
 use crate::error::{BuildError, BuildErrorKind, diagnostic_offset, line_col};
+use crate::index::PolicyIndex;
 
 /// The baseline policy pack, as shipped (`policies/baseline.cedar`).
 pub const BASELINE_POLICIES: &str = include_str!("../policies/baseline.cedar");
@@ -184,7 +185,13 @@ impl PolicySource {
                 ),
             ));
         }
-        Ok(CompiledPolicies { set, meta, order })
+        let index = PolicyIndex::build(&set);
+        Ok(CompiledPolicies {
+            set,
+            meta,
+            order,
+            index,
+        })
     }
 }
 
@@ -229,11 +236,12 @@ pub(crate) struct PolicyMeta {
     pub(crate) forbid: bool,
 }
 
-/// A validated policy set with its precomputed reasons.
-#[derive(Debug, Clone)]
+/// A validated policy set with its precomputed reasons and its index.
+#[derive(Debug)]
 pub(crate) struct CompiledPolicies {
     pub(crate) set: PolicySet,
     pub(crate) meta: HashMap<String, PolicyMeta>,
     /// Policy ids in the order of their sources.
     pub(crate) order: Vec<String>,
+    pub(crate) index: PolicyIndex,
 }
