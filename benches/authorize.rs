@@ -7,7 +7,10 @@
 //! - `raw_cedar/N`: `cedar_policy::Authorizer::is_authorized` alone on the same full
 //!   policy set, with the request and entities built beforehand: stock Cedar;
 //! - `gate_swap/1000`: `Gate::swap_policies` with the 1000-tool set: parsing,
-//!   validation and the index rebuilt, as after a policy change.
+//!   validation and the index rebuilt, as after a policy change;
+//! - `guard/1000`: `Gate::guard` with a trivial handler: authorize, the `started`
+//!   and `ok` audit events (arguments redacted) to an in-memory sink, and the
+//!   session update (the tools' output is untrusted, so each call taints).
 //!
 //! Run once as a test (`cargo test --benches`), only N = 10 and 100 are measured,
 //! to keep CI quick.
@@ -21,7 +24,10 @@ use cedar_policy::{Authorizer, Context, Entities, EntityUid, PolicySet, Request}
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use mcpguard::Inventory;
 use mcpguard::Tier;
-use mcpguard::policy::{BASELINE_POLICIES, Gate, PolicySource, Principal, ToolCall};
+use mcpguard::policy::{
+    AuditError, AuditEvent, AuditSink, BASELINE_POLICIES, Gate, PolicySource, Principal, ToolCall,
+};
+use std::sync::{Arc, Mutex};
 
 fn inventory(n: usize) -> Inventory {
     let mut toml = String::from(
@@ -30,7 +36,7 @@ fn inventory(n: usize) -> Inventory {
     );
     for i in 0..n {
         toml.push_str(&format!(
-            "[[servers.tools]]\nname = \"tool_{i}\"\nactions = [\"read\"]\nreach = \"none\"\n"
+            "[[servers.tools]]\nname = \"tool_{i}\"\nactions = [\"read\"]\nreach = \"none\"\nuntrusted_output = true\n"
         ));
     }
     Inventory::from_toml_str(&toml, "bench.toml").expect("the bench inventory loads")
@@ -64,6 +70,27 @@ fn raw_policy_set(extra: &str) -> PolicySet {
     set
 }
 
+/// An in-memory sink that keeps the last 1024 events, so memory stays flat however
+/// many iterations criterion runs.
+#[derive(Debug, Default)]
+struct RingSink {
+    events: Mutex<(usize, Vec<AuditEvent>)>,
+}
+
+impl AuditSink for RingSink {
+    fn record(&self, event: &AuditEvent) -> Result<(), AuditError> {
+        let mut ring = self.events.lock().expect("the ring is not poisoned");
+        let (next, events) = &mut *ring;
+        if events.len() < 1024 {
+            events.push(event.clone());
+        } else if let Some(slot) = events.get_mut(*next % 1024) {
+            *slot = event.clone();
+        }
+        *next += 1;
+        Ok(())
+    }
+}
+
 fn bench(c: &mut Criterion) {
     let full = std::env::args().any(|a| a == "--bench");
     let sizes: &[usize] = if full {
@@ -94,6 +121,23 @@ fn bench(c: &mut Criterion) {
             b.iter(|| black_box(gate.authorize(black_box(call))));
         });
         if n == 1000 {
+            let guarded = Gate::builder()
+                .inventory(inventory(n))
+                .tier(Tier::Team)
+                .policies(PolicySource::baseline().with_str("per-tool.cedar", extra.clone()))
+                .audit_sink(Arc::new(RingSink::default()))
+                .build()
+                .expect("the bench gate builds");
+            let call = call
+                .clone()
+                .arguments(serde_json::json!({"path": "src/lib.rs", "note": "bench"}));
+            group.bench_with_input(BenchmarkId::new("guard", n), &call, |b, call| {
+                b.iter(|| {
+                    guarded
+                        .guard(black_box(call), || Ok::<_, String>(()))
+                        .expect("the call is allowed");
+                });
+            });
             let source = PolicySource::baseline().with_str("per-tool.cedar", extra.clone());
             group.bench_function(BenchmarkId::new("gate_swap", n), |b| {
                 b.iter(|| {

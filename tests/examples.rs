@@ -3,6 +3,7 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
+    clippy::indexing_slicing,
     reason = "test helpers fail loudly"
 )]
 
@@ -213,4 +214,42 @@ fn rules_example_lists_the_catalogue() {
     let count: usize = stdout.split_whitespace().next().unwrap().parse().unwrap();
     assert!(count >= 60, "{count}");
     assert!(stdout.contains("github-pat") && stdout.contains("keywords: ghp_"));
+}
+
+#[test]
+fn audit_tail_verifies_and_prints_a_chained_log() {
+    use mcpguard::policy::{Gate, JsonLinesSink, Principal, ToolCall};
+    use std::sync::Arc;
+    let dir = std::env::temp_dir().join(format!("mcpguard-audit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("audit.jsonl");
+    let sink = Arc::new(JsonLinesSink::new(std::fs::File::create(&log).unwrap()));
+    let gate = Gate::builder()
+        .inventory(mcpguard::Inventory::load(inventory("team.toml")).unwrap())
+        .tier(mcpguard::Tier::Team)
+        .audit_sink(sink)
+        .build()
+        .unwrap();
+    for path in ["src/lib.rs", "README.md", "Cargo.toml"] {
+        let call = ToolCall::new(Principal::new("ana"), "filesystem", "read_text_file")
+            .arguments(serde_json::json!({"path": path}));
+        let _: Result<String, _> = gate.guard(&call, || Ok::<_, String>(String::new()));
+    }
+    drop(gate);
+    let out = example("audit_tail").arg(&log).output().unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("filesystem/read_text_file"), "{stdout}");
+    assert!(stdout.contains("README.md"), "{stdout}");
+    assert!(stdout.contains("chain intact: 6 lines"), "{stdout}");
+    // Edit the third line: the chain breaks there.
+    let original = std::fs::read_to_string(&log).unwrap();
+    let mut lines: Vec<String> = original.lines().map(ToOwned::to_owned).collect();
+    lines[2] = lines[2].replace("README.md", "README.txt");
+    std::fs::write(&log, lines.join("\n") + "\n").unwrap();
+    let out = example("audit_tail").arg(&log).output().unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stderr.contains("breaks at line 3"), "{stderr}");
+    std::fs::remove_dir_all(&dir).ok();
 }

@@ -28,6 +28,7 @@
 //! approval_required = false                 # a human approves each call
 //! fingerprint = "sha256:…"                  # pinned tool definition (optional)
 //! annotations = { readOnlyHint = true }     # hints the server reports (optional)
+//! target = "path"                           # the argument audit names as the target
 //! ```
 
 use std::collections::{BTreeSet, HashSet};
@@ -111,6 +112,10 @@ pub struct ToolProfile {
     /// The behaviour hints the server reports for this tool, to check against.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub annotations: Option<ToolAnnotations>,
+    /// Which argument names what the call touches, for audit: an argument name
+    /// (`path`, `url`) or a JSON pointer into the arguments (`/options/file`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
 }
 
 impl ToolProfile {
@@ -128,7 +133,23 @@ impl ToolProfile {
             approval_required: false,
             fingerprint: None,
             annotations: None,
+            target: None,
         }
+    }
+
+    /// The value of the call's target argument (see [`ToolProfile::target`]), as
+    /// text: a string as it is, any other JSON value in JSON form.
+    pub fn target_of(&self, arguments: &serde_json::Value) -> Option<String> {
+        let rule = self.target.as_deref()?;
+        let value = if rule.starts_with('/') {
+            arguments.pointer(rule)
+        } else {
+            arguments.get(rule)
+        }?;
+        Some(match value {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
     }
 
     /// The most sensitive data class the tool touches.
@@ -762,6 +783,12 @@ impl Inventory {
                         format!("{at}.reach"),
                         "a tool with `egress` reaches the network; write `reach = \"internal\"` or `reach = \"public\"`"
                             .to_owned(),
+                    ));
+                }
+                if tool.target.as_deref().is_some_and(|t| t.trim().is_empty()) {
+                    return Err(invalid(
+                        format!("{at}.target"),
+                        "`target` names an argument (`target = \"path\"`) or a JSON pointer (`target = \"/options/file\"`)".to_owned(),
                     ));
                 }
                 if tool.data_classes.is_empty() {

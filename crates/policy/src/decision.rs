@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::call::CallDigest;
 
 /// The outcome of a decision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[expect(
     clippy::exhaustive_enums,

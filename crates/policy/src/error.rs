@@ -30,6 +30,8 @@ pub enum BuildErrorKind {
     /// The schema generated for this inventory does not parse: a bug, reported
     /// instead of a panic.
     Schema,
+    /// The default redactor could not be built.
+    Redactor,
 }
 
 impl BuildError {

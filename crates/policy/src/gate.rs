@@ -14,9 +14,11 @@ use cedar_policy::{
 use mcpguard_core::{
     DataClass, Fingerprint, Inventory, NetworkReach, Provenance, ServerRecord, Tier, ToolProfile,
 };
+use mcpguard_redact::Redactor;
 use serde_json::Value;
 
 use crate::args::{self, ArgType};
+use crate::audit::{AuditSink, TracingSink};
 use crate::call::{Principal, ToolCall};
 use crate::decision::{ApprovalRequest, Decision, Explanation, PolicyOutcome, Verdict};
 use crate::error::{BuildError, BuildErrorKind, StoreError};
@@ -68,6 +70,10 @@ pub struct Gate {
     tier: Tier,
     nonce: AtomicU64,
     authorizer: Authorizer,
+    pub(crate) audit: Arc<dyn AuditSink>,
+    pub(crate) redactor: Redactor,
+    pub(crate) unaudited_calls: bool,
+    pub(crate) redact_results: bool,
 }
 
 /// Everything the inventory and tool definitions fix, built once.
@@ -103,6 +109,7 @@ struct ToolEntry {
     observed: Option<Fingerprint>,
     untrusted_output: bool,
     private: bool,
+    profile: ToolProfile,
 }
 
 /// An MCP action on a server rather than a tool.
@@ -134,6 +141,10 @@ pub struct GateBuilder {
     definitions: Vec<(String, Value)>,
     sessions: Option<Arc<dyn SessionStore>>,
     approvals: Option<Arc<dyn ApprovalStore>>,
+    audit: Option<Arc<dyn AuditSink>>,
+    redactor: Option<Redactor>,
+    unaudited_calls: bool,
+    redact_results: bool,
 }
 
 impl GateBuilder {
@@ -184,6 +195,38 @@ impl GateBuilder {
         self
     }
 
+    /// Where audit events go (default: [`TracingSink`], one `tracing` event per
+    /// call).
+    #[must_use]
+    pub fn audit_sink(mut self, sink: Arc<dyn AuditSink>) -> Self {
+        self.audit = Some(sink);
+        self
+    }
+
+    /// The redactor for audit events and tool results (default: the built-in
+    /// catalogue). Register the secrets the server holds with it.
+    #[must_use]
+    pub fn redactor(mut self, redactor: Redactor) -> Self {
+        self.redactor = Some(redactor);
+        self
+    }
+
+    /// Whether a guarded call may run when its `started` event cannot be recorded
+    /// (default: no, the call is denied: no unaudited tool calls).
+    #[must_use]
+    pub fn allow_unaudited_calls(mut self, allow: bool) -> Self {
+        self.unaudited_calls = allow;
+        self
+    }
+
+    /// Whether guarded calls pass their results through the redactor before they
+    /// return to the model (default: no).
+    #[must_use]
+    pub fn redact_results(mut self, redact: bool) -> Self {
+        self.redact_results = redact;
+        self
+    }
+
     /// Builds the gate: entities for every server and tool, the schema with the
     /// arguments' types, and the validated policy set.
     ///
@@ -212,6 +255,14 @@ impl GateBuilder {
             tier: self.tier.unwrap_or(Tier::Production),
             nonce: AtomicU64::new(0),
             authorizer: Authorizer::new(),
+            audit: self.audit.unwrap_or_else(|| Arc::new(TracingSink)),
+            redactor: match self.redactor {
+                Some(r) => r,
+                None => Redactor::new()
+                    .map_err(|e| BuildError::new(BuildErrorKind::Redactor, e.to_string()))?,
+            },
+            unaudited_calls: self.unaudited_calls,
+            redact_results: self.redact_results,
         })
     }
 }
@@ -354,6 +405,7 @@ impl ToolIndex {
                             observed,
                             untrusted_output: tool.untrusted_output,
                             private: tool.max_data_class() >= Some(DataClass::Confidential),
+                            profile: tool.clone(),
                         },
                     );
             }
@@ -545,6 +597,31 @@ impl Gate {
         ttl: Duration,
     ) -> Result<ApprovalGrant, StoreError> {
         self.issue(call.digest(), approver, ttl)
+    }
+
+    /// The target argument of a call, by the inventory's rule for its tool.
+    pub(crate) fn target_of(&self, call: &ToolCall) -> Option<String> {
+        self.index
+            .tool(call.server(), call.tool())?
+            .profile
+            .target_of(call.arguments_value())
+    }
+
+    /// A fresh id for a call's audit events.
+    pub(crate) fn call_id(&self) -> String {
+        let n = self.nonce.fetch_add(1, Ordering::Relaxed);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        let mut h = <sha2::Sha256 as sha2::Digest>::new();
+        sha2::Digest::update(&mut h, n.to_le_bytes());
+        sha2::Digest::update(&mut h, now.to_le_bytes());
+        sha2::Digest::finalize(h)
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 
     fn issue(

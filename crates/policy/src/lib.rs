@@ -2,18 +2,25 @@
 #![forbid(unsafe_code)]
 
 mod args;
+mod audit;
 mod call;
 mod decision;
 mod error;
 mod gate;
+mod guard;
 mod index;
 mod policies;
 mod state;
 
+pub use audit::{
+    AuditError, AuditEvent, AuditOutcome, AuditSink, CHAIN_GENESIS, ChainError, ChainSummary,
+    JsonLinesSink, MemorySink, TracingSink, verify_chain,
+};
 pub use call::{CallDigest, Principal, ToolCall};
 pub use decision::{ApprovalRequest, Decision, Explanation, PolicyOutcome, Verdict};
 pub use error::{BuildError, BuildErrorKind, StoreError};
 pub use gate::{Gate, GateBuilder, Outcome, SCHEMA, ServerAction};
+pub use guard::{GuardError, ToolResult};
 pub use policies::{BASELINE_POLICIES, PolicySource};
 pub use state::{
     ApprovalGrant, ApprovalStore, MemoryApprovalStore, MemorySessionStore, SessionKey,

@@ -1,0 +1,348 @@
+//! The guarded call: authorize, audit, run, record, in one place.
+
+use std::fmt;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use futures_util::FutureExt as _;
+use mcpguard_redact::Redactor;
+
+use crate::audit::{AuditError, AuditEvent, AuditOutcome};
+use crate::call::ToolCall;
+use crate::decision::{Decision, Verdict};
+use crate::error::StoreError;
+use crate::gate::{Gate, Outcome};
+use crate::state::ApprovalGrant;
+
+/// A tool result the gate can redact before it returns to the model
+/// ([`crate::GateBuilder::redact_results`]).
+pub trait ToolResult {
+    /// Redacts the secrets in the result in place; returns how many it replaced.
+    fn redact_with(&mut self, redactor: &Redactor) -> usize;
+}
+
+impl ToolResult for String {
+    fn redact_with(&mut self, redactor: &Redactor) -> usize {
+        let found = redactor.find(self).len();
+        if found > 0 {
+            *self = redactor.redact(self).into_owned();
+        }
+        found
+    }
+}
+
+impl ToolResult for serde_json::Value {
+    fn redact_with(&mut self, redactor: &Redactor) -> usize {
+        redactor.redact_json(self)
+    }
+}
+
+impl<T: ToolResult> ToolResult for Vec<T> {
+    fn redact_with(&mut self, redactor: &Redactor) -> usize {
+        self.iter_mut().map(|t| t.redact_with(redactor)).sum()
+    }
+}
+
+impl<T: ToolResult> ToolResult for Option<T> {
+    fn redact_with(&mut self, redactor: &Redactor) -> usize {
+        self.as_mut().map_or(0, |t| t.redact_with(redactor))
+    }
+}
+
+impl ToolResult for () {
+    fn redact_with(&mut self, _: &Redactor) -> usize {
+        0
+    }
+}
+
+/// Why a guarded call did not return the handler's result.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum GuardError<E> {
+    /// The gate denied the call; the handler did not run.
+    Denied(Decision),
+    /// The call needs a person's approval ([`Decision::approval_request`]); the
+    /// handler did not run.
+    NeedsApproval(Decision),
+    /// The handler ran and returned this error.
+    Handler(E),
+    /// The call's `started` event could not be recorded, so the call was not run
+    /// (see [`crate::GateBuilder::allow_unaudited_calls`]).
+    Audit(AuditError),
+    /// The handler ran but the session could not record what it saw (taint,
+    /// private data): the result is withheld, as the next calls could not be
+    /// judged by it.
+    Session(StoreError),
+}
+
+impl<E> fmt::Display for GuardError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Denied(d) => write!(
+                f,
+                "the call was denied: {}",
+                d.reasons().collect::<Vec<_>>().join("; ")
+            ),
+            Self::NeedsApproval(d) => write!(
+                f,
+                "the call needs a person's approval: {}",
+                d.reasons().collect::<Vec<_>>().join("; ")
+            ),
+            // The handler's own error may hold anything: it is not repeated here.
+            Self::Handler(_) => f.write_str("the tool returned an error"),
+            Self::Audit(e) => write!(
+                f,
+                "the call was not run because it could not be audited: {e}"
+            ),
+            Self::Session(e) => write!(
+                f,
+                "the call ran but its session could not be updated, so its result is withheld: {e}"
+            ),
+        }
+    }
+}
+
+impl<E: fmt::Debug> std::error::Error for GuardError<E> {}
+
+/// What a guarded call knows once it is allowed to run.
+struct Started {
+    call_id: String,
+    decision: Decision,
+    approver: Option<String>,
+    start: Instant,
+}
+
+/// The audit outcome of a decision, before any handler runs.
+fn decided(verdict: Verdict) -> AuditOutcome {
+    match verdict {
+        Verdict::Allow => AuditOutcome::Started,
+        Verdict::RequireApproval => AuditOutcome::NeedsApproval,
+        Verdict::Deny => AuditOutcome::Denied,
+    }
+}
+
+impl Gate {
+    /// Runs a tool call under the gate: authorizes it, records a `started` audit
+    /// event, runs `handler` only on Allow, records the outcome and duration,
+    /// updates the session (taint, private data), and returns the handler's result,
+    /// redacted if the gate redacts results.
+    ///
+    /// A handler that panics is recorded as an error and the panic goes on
+    /// unwinding: it is never swallowed.
+    ///
+    /// # Errors
+    ///
+    /// [`GuardError`]: denied, needs approval, the handler's error, an audit
+    /// failure before the call, or a session store failure after it.
+    pub fn guard<T, E, F>(&self, call: &ToolCall, handler: F) -> Result<T, GuardError<E>>
+    where
+        T: ToolResult,
+        E: fmt::Display,
+        F: FnOnce() -> Result<T, E>,
+    {
+        let started = self.start(call, self.authorize(call), None)?;
+        let result = catch_unwind(AssertUnwindSafe(handler));
+        self.finish(call, &started, result)
+    }
+
+    /// [`Gate::guard`] for a call a person approved: the grant is checked and used
+    /// up as in [`Gate::authorize_approved`], and the approver is recorded.
+    ///
+    /// # Errors
+    ///
+    /// As [`Gate::guard`].
+    pub fn guard_approved<T, E, F>(
+        &self,
+        call: &ToolCall,
+        grant: &ApprovalGrant,
+        handler: F,
+    ) -> Result<T, GuardError<E>>
+    where
+        T: ToolResult,
+        E: fmt::Display,
+        F: FnOnce() -> Result<T, E>,
+    {
+        let decision = self.authorize_approved(call, grant);
+        let started = self.start(call, decision, Some(grant.approver().to_owned()))?;
+        let result = catch_unwind(AssertUnwindSafe(handler));
+        self.finish(call, &started, result)
+    }
+
+    /// [`Gate::guard`] for an async handler.
+    ///
+    /// # Errors
+    ///
+    /// As [`Gate::guard`].
+    pub async fn guard_async<T, E, F, Fut>(
+        &self,
+        call: &ToolCall,
+        handler: F,
+    ) -> Result<T, GuardError<E>>
+    where
+        T: ToolResult,
+        E: fmt::Display,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let started = self.start(call, self.authorize(call), None)?;
+        let result = AssertUnwindSafe(async move { handler().await })
+            .catch_unwind()
+            .await;
+        self.finish(call, &started, result)
+    }
+
+    /// The audit event of a decision about `call`, with arguments, target and
+    /// purpose redacted. Its outcome is `denied`, `needs_approval` or `started`.
+    pub fn audit_event(&self, call: &ToolCall, decision: &Decision) -> AuditEvent {
+        let outcome = decided(decision.verdict());
+        self.event(call, decision, &self.call_id(), outcome, None, None, None)
+    }
+
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one private constructor of the event"
+    )]
+    fn event(
+        &self,
+        call: &ToolCall,
+        decision: &Decision,
+        call_id: &str,
+        outcome: AuditOutcome,
+        error: Option<&str>,
+        duration: Option<Duration>,
+        approver: Option<&str>,
+    ) -> AuditEvent {
+        let redact = |s: &str| self.redactor.redact(s).into_owned();
+        let mut arguments = call.arguments_value().clone();
+        self.redactor.redact_json(&mut arguments);
+        AuditEvent {
+            time_unix_nano: u64::try_from(
+                SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_nanos(),
+            )
+            .unwrap_or(u64::MAX),
+            operation: "execute_tool".to_owned(),
+            method: "tools/call".to_owned(),
+            call_id: call_id.to_owned(),
+            actor: call.principal().id().to_owned(),
+            session: call.session_id().map(ToOwned::to_owned),
+            server: call.server().to_owned(),
+            tool: call.tool().to_owned(),
+            target: self.target_of(call).map(|t| redact(&t)),
+            purpose: call.purpose_text().map(redact),
+            decision: decision.verdict(),
+            policies: decision.policy_ids().to_vec(),
+            reasons: decision.reasons().map(ToOwned::to_owned).collect(),
+            outcome,
+            error: error.map(redact),
+            duration_us: duration.map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
+            approver: approver.map(ToOwned::to_owned),
+            arguments,
+        }
+    }
+
+    /// Records the decision; returns what is needed to finish an allowed call.
+    fn start<E>(
+        &self,
+        call: &ToolCall,
+        decision: Decision,
+        approver: Option<String>,
+    ) -> Result<Started, GuardError<E>> {
+        let call_id = self.call_id();
+        let outcome = decided(decision.verdict());
+        let event = self.event(
+            call,
+            &decision,
+            &call_id,
+            outcome,
+            None,
+            None,
+            approver.as_deref(),
+        );
+        let recorded = self.audit.record(&event);
+        match decision.verdict() {
+            Verdict::Deny => {
+                if let Err(e) = recorded {
+                    tracing::error!(target: "mcpguard::audit", error = %e, "a denied call could not be audited");
+                }
+                Err(GuardError::Denied(decision))
+            }
+            Verdict::RequireApproval => {
+                if let Err(e) = recorded {
+                    tracing::error!(target: "mcpguard::audit", error = %e, "a call waiting for approval could not be audited");
+                }
+                Err(GuardError::NeedsApproval(decision))
+            }
+            Verdict::Allow => {
+                if let Err(e) = recorded {
+                    tracing::error!(target: "mcpguard::audit", error = %e, "an allowed call could not be audited");
+                    if !self.unaudited_calls {
+                        return Err(GuardError::Audit(e));
+                    }
+                }
+                Ok(Started {
+                    call_id,
+                    decision,
+                    approver,
+                    start: Instant::now(),
+                })
+            }
+        }
+    }
+
+    /// Records how an allowed call ended, updates its session, and hands back the
+    /// result (or the panic).
+    fn finish<T: ToolResult, E: fmt::Display>(
+        &self,
+        call: &ToolCall,
+        started: &Started,
+        result: std::thread::Result<Result<T, E>>,
+    ) -> Result<T, GuardError<E>> {
+        let duration = started.start.elapsed();
+        let (outcome, error) = match &result {
+            Ok(Ok(_)) => (AuditOutcome::Ok, None),
+            Ok(Err(e)) => (AuditOutcome::Error, Some(e.to_string())),
+            Err(panic) => {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "the handler panicked".to_owned());
+                (AuditOutcome::Error, Some(format!("panic: {message}")))
+            }
+        };
+        let event = self.event(
+            call,
+            &started.decision,
+            &started.call_id,
+            outcome,
+            error.as_deref(),
+            Some(duration),
+            started.approver.as_deref(),
+        );
+        if let Err(e) = self.audit.record(&event) {
+            tracing::error!(target: "mcpguard::audit", error = %e, "the end of a call could not be audited");
+        }
+        let session = self.record_outcome(
+            call,
+            if outcome == AuditOutcome::Ok {
+                Outcome::Ok
+            } else {
+                Outcome::Error
+            },
+        );
+        let result = match result {
+            Ok(r) => r,
+            Err(panic) => resume_unwind(panic),
+        };
+        session.map_err(GuardError::Session)?;
+        let mut value = result.map_err(GuardError::Handler)?;
+        if self.redact_results {
+            value.redact_with(&self.redactor);
+        }
+        Ok(value)
+    }
+}
