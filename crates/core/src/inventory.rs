@@ -15,6 +15,7 @@
 //! data_classes = ["internal", "confidential"]
 //! credential = { env = "GITHUB_TOKEN" }     # or { vault = "vault://kv/github#token" },
 //!                                           # { file = "~/.config/gh/token" }, or "none"
+//! credential_tiers = ["team", "production"] # where it may be resolved (default: all)
 //! provenance = { kind = "third_party", vendor = "GitHub",
 //!                source = "https://github.com/github/github-mcp-server",
 //!                version = "0.9.1", update_path = "renovate", review = "approved" }
@@ -39,6 +40,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{InventoryError, InventoryErrorKind, Position, scrub_message};
 use crate::fingerprint::Fingerprint;
+use crate::launch::Tier;
 use crate::names::{Owner, ServerId, ToolName};
 use crate::risk::RiskScore;
 use crate::taxonomy::{ActionKind, DataClass, NetworkReach, ToolAnnotations};
@@ -74,6 +76,10 @@ pub struct ServerRecord {
     pub provenance: Provenance,
     /// Where its credential comes from (never the credential itself).
     pub credential: CredentialSource,
+    /// The tiers in which the credential may be resolved; absent, every tier (and
+    /// the launch gate's `credential-tiers` control fails in team and production).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential_tiers: Option<BTreeSet<Tier>>,
     /// The data classes the server exposes through any of its tools.
     pub data_classes: BTreeSet<DataClass>,
     /// Its tools, as the inventory describes them.
@@ -195,9 +201,17 @@ impl ServerRecord {
             transport,
             provenance,
             credential,
+            credential_tiers: None,
             data_classes,
             tools: Vec::new(),
         }
+    }
+
+    /// Limits the tiers in which the credential may be resolved.
+    #[must_use]
+    pub fn with_credential_tiers(mut self, tiers: impl IntoIterator<Item = Tier>) -> Self {
+        self.credential_tiers = Some(tiers.into_iter().collect());
+        self
     }
 
     /// Adds a tool.
@@ -205,6 +219,13 @@ impl ServerRecord {
     pub fn with_tool(mut self, tool: ToolProfile) -> Self {
         self.tools.push(tool);
         self
+    }
+
+    /// Whether the credential may be resolved in `tier`.
+    pub fn credential_allowed_in(&self, tier: Tier) -> bool {
+        self.credential_tiers
+            .as_ref()
+            .is_none_or(|tiers| tiers.contains(&tier))
     }
 
     /// The tool with this name.

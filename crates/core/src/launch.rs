@@ -9,6 +9,7 @@
 //! | `credential-source` | all | the credential comes from a plaintext file, not env or a vault |
 //! | `annotations-consistent` | all | the server's tool hints contradict the inventory |
 //! | `no-secret-public-reach` | all | a tool touches secret-class data and reaches the public network |
+//! | `credential-tiers` | team, production | the credential may be resolved in both the personal and the production tier (no `credential_tiers`, or one listing both) |
 //! | `read-write-split` | team, production | one tool both reads and writes or deletes confidential-or-above data |
 //! | `approval-required` | team, production | a destructive (delete, execute) or production-facing (production or secret data) tool is not approval-required |
 //! | `third-party-reviewed` | team, production | a third-party server's review state is not `approved` |
@@ -26,7 +27,9 @@ use crate::risk::RiskScore;
 use crate::taxonomy::{ActionKind, DataClass, NetworkReach, UnknownName};
 
 /// Where servers are to run, from least to most demanding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Tier {
@@ -82,6 +85,8 @@ pub enum Control {
     AnnotationsConsistent,
     /// No tool combines secret-class data with public network reach.
     NoSecretPublicReach,
+    /// No credential is shared between the personal and the production tier.
+    CredentialTiers,
     /// No tool both reads and writes confidential-or-above data.
     ReadWriteSplit,
     /// Destructive and production-facing tools need a human's approval.
@@ -96,11 +101,12 @@ pub enum Control {
 
 impl Control {
     /// Every control, in report order.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::OwnerPresent,
         Self::CredentialSource,
         Self::AnnotationsConsistent,
         Self::NoSecretPublicReach,
+        Self::CredentialTiers,
         Self::ReadWriteSplit,
         Self::ApprovalRequired,
         Self::ThirdPartyReviewed,
@@ -115,6 +121,7 @@ impl Control {
             Self::CredentialSource => "credential-source",
             Self::AnnotationsConsistent => "annotations-consistent",
             Self::NoSecretPublicReach => "no-secret-public-reach",
+            Self::CredentialTiers => "credential-tiers",
             Self::ReadWriteSplit => "read-write-split",
             Self::ApprovalRequired => "approval-required",
             Self::ThirdPartyReviewed => "third-party-reviewed",
@@ -130,7 +137,8 @@ impl Control {
             | Self::CredentialSource
             | Self::AnnotationsConsistent
             | Self::NoSecretPublicReach => Tier::Personal,
-            Self::ReadWriteSplit
+            Self::CredentialTiers
+            | Self::ReadWriteSplit
             | Self::ApprovalRequired
             | Self::ThirdPartyReviewed
             | Self::ThirdPartyPinned => Tier::Team,
@@ -287,6 +295,17 @@ fn check(control: Control, server: &ServerRecord, out: &mut Vec<ControlFailure>)
             if let CredentialSource::File(_) = server.credential {
                 out.push(fail(None, format!(
                     "the credential is read from a plaintext {}; move it to an environment variable or a secret manager and write `credential = {{ env = \"VAR\" }}` or `{{ vault = \"...\" }}`",
+                    server.credential
+                )));
+            }
+        }
+        Control::CredentialTiers => {
+            if server.credential != CredentialSource::None
+                && server.credential_allowed_in(Tier::Personal)
+                && server.credential_allowed_in(Tier::Production)
+            {
+                out.push(fail(None, format!(
+                    "the credential ({}) may be resolved in the personal tier and in production alike; give each tier its own credential and list where this one may be used, e.g. `credential_tiers = [\"production\"]`",
                     server.credential
                 )));
             }

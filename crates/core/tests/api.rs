@@ -27,6 +27,10 @@ fn inventory(server: &str, tool: &str) -> String {
         ("transport", r#"transport = "stdio""#),
         ("provenance", r#"provenance = { kind = "first_party" }"#),
         ("credential", r#"credential = { env = "SRV_TOKEN" }"#),
+        (
+            "credential_tiers",
+            r#"credential_tiers = ["team", "production"]"#,
+        ),
         ("data_classes", r#"data_classes = ["internal"]"#),
     ];
     let mut tool_lines = vec![
@@ -114,6 +118,21 @@ fn control_credential_source() {
         (r#"credential = { vault = "vault://kv/srv#token" }"#, ""),
         (r#"credential = { file = "~/.config/srv/token" }"#, ""),
     );
+}
+
+#[test]
+fn control_credential_tiers() {
+    control_case(
+        Control::CredentialTiers,
+        ("credential_tiers = [\"team\", \"production\"]", ""),
+        ("credential_tiers = [\"personal\", \"production\"]", ""),
+    );
+    // No list: every tier, so shared.
+    let report = LaunchGate::evaluate(&load("credential_tiers = DELETE", ""), Tier::Team);
+    assert_eq!(report.failures_of(Control::CredentialTiers).count(), 1);
+    // No credential: nothing to share.
+    let report = LaunchGate::evaluate(&load("credential = \"none\"", ""), Tier::Team);
+    assert_eq!(report.failures_of(Control::CredentialTiers).count(), 0);
 }
 
 #[test]
@@ -283,9 +302,9 @@ fn error_unknown_field_names_line_and_column() {
     let err = load_err("", "tokn = 1");
     assert_eq!(err.kind(), InventoryErrorKind::Schema);
     let pos = err.position().expect("a position");
-    assert_eq!(pos.line, 15, "{err}");
+    assert_eq!(pos.line, 16, "{err}");
     let text = err.to_string();
-    assert!(text.starts_with("test.toml:15:1:"), "{text}");
+    assert!(text.starts_with("test.toml:16:1:"), "{text}");
     assert!(text.contains("unknown field `tokn`"), "{text}");
     assert!(
         text.contains("`actions`"),
@@ -383,7 +402,7 @@ fn error_syntax_names_line() {
     let text = inventory("", "").replace("reach = \"none\"", "reach = \"none");
     let err = Inventory::from_toml_str(&text, "bad.toml").unwrap_err();
     assert_eq!(err.kind(), InventoryErrorKind::Syntax);
-    assert_eq!(err.position().unwrap().line, 14, "{err}");
+    assert_eq!(err.position().unwrap().line, 15, "{err}");
     let err =
         Inventory::from_json_str("{\"version\": 1,\n \"servers\": [}", "bad.json").unwrap_err();
     assert_eq!(err.kind(), InventoryErrorKind::Syntax);
@@ -512,6 +531,7 @@ fn built_in_code_matches_parsed() {
         CredentialSource::Env("SRV_TOKEN".into()),
         BTreeSet::from([DataClass::Internal]),
     )
+    .with_credential_tiers([Tier::Team, Tier::Production])
     .with_tool(ToolProfile::new(
         ToolName::try_from("do_it").unwrap(),
         BTreeSet::from([ActionKind::Read]),

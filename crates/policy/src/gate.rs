@@ -12,7 +12,8 @@ use cedar_policy::{
     RestrictedExpression, Schema,
 };
 use mcpguard_core::{
-    DataClass, Fingerprint, Inventory, NetworkReach, Provenance, ServerRecord, Tier, ToolProfile,
+    CredentialSource, DataClass, Fingerprint, Inventory, NetworkReach, Provenance, ServerRecord,
+    Tier, ToolProfile,
 };
 use mcpguard_redact::Redactor;
 use serde_json::Value;
@@ -20,6 +21,7 @@ use serde_json::Value;
 use crate::args::{self, ArgType};
 use crate::audit::{AuditSink, TracingSink};
 use crate::call::{Principal, ToolCall};
+use crate::credentials::{CredentialError, CredentialErrorKind, CredentialResolver};
 use crate::decision::{ApprovalRequest, Decision, Explanation, PolicyOutcome, Verdict};
 use crate::error::{BuildError, BuildErrorKind, StoreError};
 use crate::index::{Outcome as CedarOutcome, Scope, SliceKey};
@@ -81,6 +83,8 @@ struct ToolIndex {
     /// Tools by server id, then tool name: looked up without building a key.
     tools: HashMap<String, HashMap<String, ToolEntry>>,
     servers: HashMap<String, (EntityUid, Entity)>,
+    /// Each server's credential source and the tiers it may be resolved in.
+    credentials: HashMap<String, (CredentialSource, Option<BTreeSet<Tier>>)>,
     args: BTreeMap<String, ArgType>,
     schema: Schema,
     schema_text: String,
@@ -364,6 +368,7 @@ impl ToolIndex {
         };
 
         let mut servers = HashMap::new();
+        let mut credentials = HashMap::new();
         let mut tools = HashMap::new();
         for server in inventory.servers() {
             let server_uid = uid(&server_type, server.id.as_str());
@@ -410,10 +415,15 @@ impl ToolIndex {
                     );
             }
             servers.insert(server.id.to_string(), (server_uid, server_entity));
+            credentials.insert(
+                server.id.to_string(),
+                (server.credential.clone(), server.credential_tiers.clone()),
+            );
         }
         Ok(Self {
             tools,
             servers,
+            credentials,
             args: union,
             schema,
             schema_text,
@@ -803,6 +813,71 @@ impl Gate {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         *guard = compiled;
         Ok(())
+    }
+
+    /// Resolves a server's credential, if the inventory allows it in the gate's
+    /// tier, and registers the value with the gate's redactor at once, so that from
+    /// now on it (and its base64, URL-encoded and JSON-escaped forms) is redacted
+    /// from audit events, logs and tool results.
+    ///
+    /// # Errors
+    ///
+    /// [`CredentialError`]: an unknown server, no credential, a tier the inventory
+    /// does not allow (naming the credential and the tier), what the resolver
+    /// reports, or a value too short to redact. Never the value.
+    pub fn resolve_credential(
+        &self,
+        server: &str,
+        resolver: &dyn CredentialResolver,
+    ) -> Result<mcpguard_redact::Secret<String>, CredentialError> {
+        let Some((source, tiers)) = self.index.credentials.get(server) else {
+            return Err(CredentialError::new(
+                CredentialErrorKind::UnknownServer,
+                format!("server `{server}` is not in the inventory"),
+            ));
+        };
+        if *source == CredentialSource::None {
+            return Err(CredentialError::new(
+                CredentialErrorKind::NoCredential,
+                format!("server `{server}` has no credential"),
+            ));
+        }
+        if tiers.as_ref().is_some_and(|t| !t.contains(&self.tier)) {
+            let allowed: Vec<String> = tiers.iter().flatten().map(ToString::to_string).collect();
+            return Err(CredentialError::new(
+                CredentialErrorKind::NotAllowedInTier,
+                format!(
+                    "the credential of server `{server}` ({source}) may not be resolved in the `{}` tier; the inventory allows it in: {}",
+                    self.tier,
+                    allowed.join(", ")
+                ),
+            ));
+        }
+        let secret = resolver.resolve(source)?;
+        if secret.expose().is_empty() {
+            return Err(CredentialError::new(
+                CredentialErrorKind::Unusable,
+                format!("the credential of server `{server}` ({source}) is empty"),
+            ));
+        }
+        self.redactor
+            .register_known_secret(&source.to_string(), secret.expose())
+            .map_err(|_| {
+                CredentialError::new(
+                    CredentialErrorKind::Unusable,
+                    format!(
+                        "the credential of server `{server}` ({source}) is shorter than {} bytes, too short to redact safely",
+                        mcpguard_redact::MIN_KNOWN_SECRET_LEN
+                    ),
+                )
+            })?;
+        Ok(secret)
+    }
+
+    /// The redactor the gate uses for audit events and results; pass log lines
+    /// through it too, so resolved credentials never reach a log.
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
     }
 
     /// The tier the gate runs in.

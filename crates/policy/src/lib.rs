@@ -4,6 +4,7 @@
 mod args;
 mod audit;
 mod call;
+mod credentials;
 mod decision;
 mod error;
 mod gate;
@@ -17,6 +18,9 @@ pub use audit::{
     JsonLinesSink, MemorySink, TracingSink, verify_chain,
 };
 pub use call::{CallDigest, Principal, ToolCall};
+pub use credentials::{
+    CredentialError, CredentialErrorKind, CredentialResolver, EnvResolver, FileResolver,
+};
 pub use decision::{ApprovalRequest, Decision, Explanation, PolicyOutcome, Verdict};
 pub use error::{BuildError, BuildErrorKind, StoreError};
 pub use gate::{Gate, GateBuilder, Outcome, SCHEMA, ServerAction};

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
 use std::ops::Range;
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, RwLock};
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use hmac::{Hmac, Mac};
@@ -52,8 +52,17 @@ pub struct Redactor {
 
 struct Inner {
     rules: Arc<RuleSet>,
-    known: Option<Known>,
+    /// The known secrets and their automaton; grows when secrets are registered
+    /// after the redactor was built (resolved credentials).
+    known: RwLock<KnownSet>,
     correlation_key: Option<Vec<u8>>,
+}
+
+/// Registered values (zeroized when dropped) and the automaton built from them.
+#[derive(Default)]
+struct KnownSet {
+    values: Vec<(String, zeroize::Zeroizing<String>)>,
+    automaton: Option<Arc<Known>>,
 }
 
 /// Compiled rules and the keyword automaton that triggers them.
@@ -234,7 +243,14 @@ impl RedactorBuilder {
         Ok(Redactor {
             inner: Arc::new(Inner {
                 rules,
-                known: Known::build(&self.known)?,
+                known: RwLock::new(KnownSet {
+                    automaton: Known::build(&self.known)?.map(Arc::new),
+                    values: self
+                        .known
+                        .into_iter()
+                        .map(|(n, v)| (n, zeroize::Zeroizing::new(v)))
+                        .collect(),
+                }),
                 correlation_key: self.correlation_key,
             }),
         })
@@ -316,6 +332,48 @@ impl Redactor {
     /// Only if a built-in rule fails to compile, which the crate's tests rule out.
     pub fn new() -> Result<Self, BuildError> {
         Self::builder().build()
+    }
+
+    /// Registers a value to redact from now on, in this redactor and every clone of
+    /// it (they share their state), as [`RedactorBuilder::known_secret`] does at
+    /// build time: plain, base64, URL-encoded and JSON-escaped. For values that
+    /// become known while a server runs, such as resolved credentials. Registering
+    /// the same value twice is harmless.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError`] of kind `KnownSecretTooShort` for a value under
+    /// [`crate::MIN_KNOWN_SECRET_LEN`] bytes (named, never shown).
+    pub fn register_known_secret(&self, name: &str, value: &str) -> Result<(), BuildError> {
+        if value.len() < crate::MIN_KNOWN_SECRET_LEN {
+            return Err(BuildError::known_too_short(
+                name,
+                crate::MIN_KNOWN_SECRET_LEN,
+            ));
+        }
+        let mut known = self
+            .inner
+            .known
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if known.values.iter().any(|(_, v)| v.as_str() == value) {
+            return Ok(());
+        }
+        known
+            .values
+            .push((name.to_owned(), zeroize::Zeroizing::new(value.to_owned())));
+        let pairs: Vec<(String, String)> = known
+            .values
+            .iter()
+            .map(|(n, v)| (n.clone(), v.to_string()))
+            .collect();
+        let built = Known::build(&pairs);
+        // The plain copies made for building are wiped too.
+        for (_, mut v) in pairs {
+            zeroize::Zeroize::zeroize(&mut v);
+        }
+        known.automaton = built?.map(Arc::new);
+        Ok(())
     }
 
     /// Every secret in `text`, in order, overlapping findings merged into one.
@@ -472,7 +530,14 @@ impl Redactor {
                 search_everywhere(rule, index, hay, out);
             }
         }
-        if let Some(known) = &self.inner.known {
+        let known = self
+            .inner
+            .known
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .automaton
+            .clone();
+        if let Some(known) = known {
             for m in known.automaton.find_iter(hay) {
                 let mut span = m.range();
                 if known.encodings.get(m.pattern().as_usize()) == Some(&Encoding::Base64) {
@@ -500,7 +565,15 @@ impl fmt::Debug for Redactor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Redactor")
             .field("rules", &self.inner.rules.rules.len())
-            .field("known_secrets", &self.inner.known.is_some())
+            .field(
+                "known_secrets",
+                &self
+                    .inner
+                    .known
+                    .read()
+                    .map(|k| k.values.len())
+                    .unwrap_or_default(),
+            )
             .field("correlated", &self.inner.correlation_key.is_some())
             .finish()
     }

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use zeroize::Zeroize;
 
 /// The marker every formatting of a [`Secret`] prints.
 pub const SECRET_MARKER: &str = "[REDACTED]";
@@ -21,52 +22,61 @@ pub const SECRET_MARKER: &str = "[REDACTED]";
 /// ```
 ///
 /// Deserializing reads the plain value, so configuration can be loaded straight
-/// into a `Secret`. Memory is not zeroed on drop.
+/// into a `Secret`. The value is zeroized when the `Secret` is dropped.
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
-pub struct Secret<T>(T);
+pub struct Secret<T: Zeroize>(T);
 
-impl<T> Secret<T> {
+impl<T: Zeroize> Drop for Secret<T> {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl<T: Zeroize> Secret<T> {
     /// Wraps a value.
-    pub const fn new(value: T) -> Self {
+    pub fn new(value: T) -> Self {
         Self(value)
     }
 
     /// The value itself. Every call is a place where the secret leaves the wrapper.
-    pub const fn expose(&self) -> &T {
+    pub fn expose(&self) -> &T {
         &self.0
     }
 
-    /// Unwraps the value.
-    pub fn into_inner(self) -> T {
-        self.0
+    /// Unwraps the value (the caller then owns wiping it).
+    pub fn into_inner(mut self) -> T
+    where
+        T: Default,
+    {
+        std::mem::take(&mut self.0)
     }
 }
 
-impl<T> From<T> for Secret<T> {
+impl<T: Zeroize> From<T> for Secret<T> {
     fn from(value: T) -> Self {
         Self(value)
     }
 }
 
-impl<T> fmt::Debug for Secret<T> {
+impl<T: Zeroize> fmt::Debug for Secret<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(SECRET_MARKER)
     }
 }
 
-impl<T> fmt::Display for Secret<T> {
+impl<T: Zeroize> fmt::Display for Secret<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(SECRET_MARKER)
     }
 }
 
-impl<T> Serialize for Secret<T> {
+impl<T: Zeroize> Serialize for Secret<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(SECRET_MARKER)
     }
 }
 
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Secret<T> {
+impl<'de, T: Deserialize<'de> + Zeroize> Deserialize<'de> for Secret<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         T::deserialize(deserializer).map(Self)
     }

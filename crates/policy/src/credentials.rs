@@ -1,0 +1,215 @@
+//! Credentials a server holds for the systems its tools reach: resolved only in the
+//! tiers the inventory allows, returned as [`Secret`], and redacted everywhere from
+//! the moment they are resolved.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use mcpguard_core::CredentialSource;
+use mcpguard_redact::Secret;
+
+/// Why a credential could not be resolved. Never carries the value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialError {
+    kind: CredentialErrorKind,
+    message: String,
+}
+
+/// What went wrong resolving a credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CredentialErrorKind {
+    /// The server is not in the inventory.
+    UnknownServer,
+    /// The server has no credential (`credential = "none"`).
+    NoCredential,
+    /// The inventory does not allow this credential in the gate's tier.
+    NotAllowedInTier,
+    /// The environment variable is not set, or the file does not exist.
+    Missing,
+    /// The value could not be read.
+    Unreadable,
+    /// The value is empty, or too short to be redacted safely.
+    Unusable,
+    /// This resolver cannot resolve this kind of source.
+    Unsupported,
+}
+
+impl CredentialError {
+    /// An error with a kind and a message (which must not hold the value).
+    pub fn new(kind: CredentialErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> CredentialErrorKind {
+        self.kind
+    }
+}
+
+impl fmt::Display for CredentialError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for CredentialError {}
+
+/// Turns a credential source into its value. Built in: [`EnvResolver`] and
+/// [`FileResolver`]; implement it to plug in a vault client.
+pub trait CredentialResolver: Send + Sync + fmt::Debug {
+    /// The value of `source`.
+    ///
+    /// # Errors
+    ///
+    /// [`CredentialError`]: missing, unreadable, or a source this resolver does not
+    /// handle. The message names the source, never the value.
+    fn resolve(&self, source: &CredentialSource) -> Result<Secret<String>, CredentialError>;
+}
+
+type Lookup = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// Resolves `env` sources from the process environment (or from a lookup
+/// function, for a snapshot of it).
+pub struct EnvResolver {
+    lookup: Option<Lookup>,
+}
+
+impl EnvResolver {
+    /// Reads the process environment.
+    pub fn new() -> Self {
+        Self { lookup: None }
+    }
+
+    /// Reads through `lookup` instead of the process environment.
+    pub fn from_fn(lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> Self {
+        Self {
+            lookup: Some(Box::new(lookup)),
+        }
+    }
+}
+
+impl Default for EnvResolver {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for EnvResolver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EnvResolver")
+            .field("custom_lookup", &self.lookup.is_some())
+            .finish()
+    }
+}
+
+impl CredentialResolver for EnvResolver {
+    fn resolve(&self, source: &CredentialSource) -> Result<Secret<String>, CredentialError> {
+        let CredentialSource::Env(name) = source else {
+            return Err(CredentialError::new(
+                CredentialErrorKind::Unsupported,
+                format!("the environment resolver cannot resolve {source}"),
+            ));
+        };
+        let value = match &self.lookup {
+            Some(f) => f(name),
+            None => std::env::var(name).ok(),
+        };
+        value.map(Secret::new).ok_or_else(|| {
+            CredentialError::new(
+                CredentialErrorKind::Missing,
+                format!("environment variable `{name}` is not set (or not valid UTF-8)"),
+            )
+        })
+    }
+}
+
+/// Resolves credentials from mounted files: `file` sources by their path, and
+/// `vault` references through mounts (`vault://kv/` → `/vault/secrets/`, as a
+/// Vault agent or a Kubernetes secret volume renders them: the rest of the reference
+/// is the file's path under the mount, `#field` becoming `/field`). One trailing
+/// newline is removed.
+#[derive(Debug, Default, Clone)]
+pub struct FileResolver {
+    mounts: Vec<(String, PathBuf)>,
+}
+
+impl FileResolver {
+    /// A resolver for `file` sources only.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Maps vault references starting with `prefix` to files under `dir`.
+    #[must_use]
+    pub fn mount(mut self, prefix: impl Into<String>, dir: impl Into<PathBuf>) -> Self {
+        self.mounts.push((prefix.into(), dir.into()));
+        self
+    }
+
+    fn read(path: &Path, what: &str) -> Result<Secret<String>, CredentialError> {
+        let bytes = std::fs::read(path).map_err(|e| {
+            let kind = if e.kind() == std::io::ErrorKind::NotFound {
+                CredentialErrorKind::Missing
+            } else {
+                CredentialErrorKind::Unreadable
+            };
+            CredentialError::new(
+                kind,
+                format!("{what}: cannot read `{}`: {e}", path.display()),
+            )
+        })?;
+        let mut text = String::from_utf8(bytes).map_err(|_| {
+            CredentialError::new(
+                CredentialErrorKind::Unreadable,
+                format!("{what}: `{}` is not UTF-8 text", path.display()),
+            )
+        })?;
+        if text.ends_with('\n') {
+            text.pop();
+            if text.ends_with('\r') {
+                text.pop();
+            }
+        }
+        Ok(Secret::new(text))
+    }
+}
+
+impl CredentialResolver for FileResolver {
+    fn resolve(&self, source: &CredentialSource) -> Result<Secret<String>, CredentialError> {
+        match source {
+            CredentialSource::File(path) => Self::read(Path::new(path), &source.to_string()),
+            CredentialSource::Vault(reference) => {
+                let (prefix, dir) = self
+                    .mounts
+                    .iter()
+                    .find(|(p, _)| reference.starts_with(p.as_str()))
+                    .ok_or_else(|| {
+                        CredentialError::new(
+                            CredentialErrorKind::Unsupported,
+                            format!("no mount for {source}; add one with `FileResolver::mount`"),
+                        )
+                    })?;
+                let rest = reference
+                    .get(prefix.len()..)
+                    .unwrap_or_default()
+                    .replace('#', "/");
+                // A reference must not climb out of its mount.
+                if rest.split('/').any(|part| part == "..") {
+                    return Err(CredentialError::new(
+                        CredentialErrorKind::Unsupported,
+                        format!("{source} leaves its mount"),
+                    ));
+                }
+                Self::read(&dir.join(rest.trim_start_matches('/')), &source.to_string())
+            }
+            other => Err(CredentialError::new(
+                CredentialErrorKind::Unsupported,
+                format!("the file resolver cannot resolve {other}"),
+            )),
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! Environment-gated credentials: resolved only in allowed tiers, never in an
+//! error, redacted everywhere once resolved.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test helpers fail loudly"
+)]
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use base64::Engine as _;
+use mcpguard_core::{Inventory, Tier};
+use mcpguard_policy::{
+    CredentialErrorKind, EnvResolver, FileResolver, Gate, JsonLinesSink, Principal, ToolCall,
+};
+use proptest::prelude::*;
+use serde_json::json;
+
+const INVENTORY: &str = r#"
+version = 1
+
+[[servers]]
+id = "db"
+owner = "data-platform"
+transport = "stdio"
+provenance = { kind = "first_party" }
+credential = { env = "PROD_DB_PASSWORD" }
+credential_tiers = ["production"]
+data_classes = ["internal"]
+
+[[servers.tools]]
+name = "query"
+actions = ["read"]
+reach = "internal"
+
+[[servers]]
+id = "docs"
+owner = "docs-team"
+transport = "stdio"
+provenance = { kind = "first_party" }
+credential = { vault = "vault://kv/docs#token" }
+data_classes = ["internal"]
+
+[[servers.tools]]
+name = "search"
+actions = ["read"]
+reach = "none"
+target = "q"
+
+[[servers]]
+id = "open"
+owner = "docs-team"
+transport = "stdio"
+provenance = { kind = "first_party" }
+credential = "none"
+data_classes = ["public"]
+"#;
+
+const DB_PASSWORD: &str = "Pr0d-Db-Passw0rd!xyz";
+
+fn env() -> EnvResolver {
+    let vars = HashMap::from([("PROD_DB_PASSWORD".to_owned(), DB_PASSWORD.to_owned())]);
+    EnvResolver::from_fn(move |name| vars.get(name).cloned())
+}
+
+fn gate(tier: Tier) -> Gate {
+    Gate::builder()
+        .inventory(Inventory::from_toml_str(INVENTORY, "creds.toml").unwrap())
+        .tier(tier)
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn a_credential_is_refused_outside_its_tiers_without_showing_it() {
+    let err = gate(Tier::Personal)
+        .resolve_credential("db", &env())
+        .unwrap_err();
+    assert_eq!(err.kind(), CredentialErrorKind::NotAllowedInTier);
+    let text = format!("{err} {err:?}");
+    assert!(
+        text.contains("PROD_DB_PASSWORD") && text.contains("`personal`"),
+        "{text}"
+    );
+    assert!(text.contains("production"), "{text}");
+    assert!(!text.contains(DB_PASSWORD), "{text}");
+    let secret = gate(Tier::Production)
+        .resolve_credential("db", &env())
+        .unwrap();
+    assert_eq!(secret.expose(), DB_PASSWORD);
+    assert_eq!(format!("{secret:?} {secret}"), "[REDACTED] [REDACTED]");
+    assert_eq!(serde_json::to_string(&secret).unwrap(), "\"[REDACTED]\"");
+}
+
+#[test]
+fn missing_and_unsupported_sources_are_clear_errors() {
+    let g = gate(Tier::Production);
+    let err = g
+        .resolve_credential("db", &EnvResolver::from_fn(|_| None))
+        .unwrap_err();
+    assert_eq!(err.kind(), CredentialErrorKind::Missing);
+    assert!(
+        err.to_string().contains("`PROD_DB_PASSWORD` is not set"),
+        "{err}"
+    );
+    assert_eq!(
+        g.resolve_credential("nope", &env()).unwrap_err().kind(),
+        CredentialErrorKind::UnknownServer
+    );
+    assert_eq!(
+        g.resolve_credential("open", &env()).unwrap_err().kind(),
+        CredentialErrorKind::NoCredential
+    );
+    let err = g.resolve_credential("docs", &env()).unwrap_err();
+    assert_eq!(err.kind(), CredentialErrorKind::Unsupported);
+    let err = g
+        .resolve_credential("docs", &FileResolver::new())
+        .unwrap_err();
+    assert!(err.to_string().contains("no mount"), "{err}");
+    let short = EnvResolver::from_fn(|_| Some("short".to_owned()));
+    assert_eq!(
+        g.resolve_credential("db", &short).unwrap_err().kind(),
+        CredentialErrorKind::Unusable
+    );
+}
+
+#[test]
+fn mounted_files_resolve_vault_references() {
+    let dir = std::env::temp_dir().join(format!("mcpguard-creds-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("docs")).unwrap();
+    std::fs::write(dir.join("docs/token"), "docs-token-Zq8Lm3Xw9\n").unwrap();
+    let files = FileResolver::new().mount("vault://kv/", &dir);
+    let g = gate(Tier::Team);
+    let secret = g.resolve_credential("docs", &files).unwrap();
+    assert_eq!(secret.expose(), "docs-token-Zq8Lm3Xw9");
+    std::fs::remove_file(dir.join("docs/token")).unwrap();
+    let err = gate(Tier::Team)
+        .resolve_credential("docs", &files)
+        .unwrap_err();
+    assert_eq!(err.kind(), CredentialErrorKind::Missing);
+    assert!(!err.to_string().contains("Zq8Lm3"));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A writer the test can read while the audit sink holds it.
+#[derive(Debug, Clone, Default)]
+struct Shared(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Shared {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    #[test]
+    fn a_resolved_credential_is_redacted_everywhere(
+        encoding in 0usize..3,
+        place in 0usize..3,
+        before in "[a-z =:]{0,8}",
+        after in "[a-z ,.]{0,8}",
+    ) {
+        let log = Shared::default();
+        let g = Gate::builder()
+            .inventory(Inventory::from_toml_str(INVENTORY, "creds.toml").unwrap())
+            .tier(Tier::Production)
+            .audit_sink(Arc::new(JsonLinesSink::new(log.clone())))
+            .redact_results(true)
+            .build()
+            .unwrap();
+        let secret = g.resolve_credential("db", &env()).unwrap();
+        let encoded = match encoding {
+            0 => secret.expose().clone(),
+            1 => base64::engine::general_purpose::STANDARD.encode(format!("app:{}", secret.expose())),
+            _ => secret.expose().replace('!', "%21"),
+        };
+        let text = format!("{before}{encoded}{after}");
+        let args = match place {
+            0 => json!({"q": text}),
+            1 => json!({"q": "x", "filters": [{"note": text}]}),
+            _ => json!({"q": "x", "dsn": format!("postgres://app@db/{text}")}),
+        };
+        let call = ToolCall::new(Principal::new("ana"), "db", "query").arguments(args).purpose(text.clone());
+        // The approval gate of the production tier: approve, then run.
+        let decision = g.authorize(&call);
+        let grant = g.approve(decision.approval_request().unwrap(), "lead", std::time::Duration::from_secs(60)).unwrap();
+        let result: String = g.guard_approved(&call, &grant, || Ok::<_, String>(format!("row: {text}"))).unwrap();
+        prop_assert!(!result.contains(&encoded), "{}", result);
+        let logged = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+        prop_assert!(!logged.is_empty());
+        prop_assert!(!logged.contains(&encoded), "{}", logged);
+        let line = g.redactor().redact(&format!("connecting with {text}")).into_owned();
+        prop_assert!(!line.contains(&encoded), "{}", line);
+    }
+}
