@@ -1,0 +1,305 @@
+//! The `mcpguard` binary, run as a reviewer would: every subcommand's success,
+//! failure and bad input, with exit codes and messages.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test helpers fail loudly"
+)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn mcpguard(args: &[&str]) -> Output {
+    run(args, None)
+}
+
+fn run(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mcpguard"))
+        .args(args)
+        .current_dir(root())
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn out(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn err(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A scratch directory for one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("mcpguard-cli-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+const TEAM: &str = "examples/inventories/team.toml";
+
+#[test]
+fn inventory_check_passes_fails_and_refuses() {
+    let o = mcpguard(&["inventory", "check", TEAM, "--tier", "team"]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(out(&o).starts_with("launch gate `team`: PASS"));
+    let o = mcpguard(&[
+        "inventory",
+        "check",
+        TEAM,
+        "--tier",
+        "production",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_str(&out(&o)).unwrap();
+    assert_eq!(report["failures"][0]["control"], "tool-fingerprint-pinned");
+    let o = mcpguard(&["inventory", "check", "no/such.toml", "--tier", "team"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("no/such.toml: cannot read"), "{}", err(&o));
+    let o = mcpguard(&["inventory", "check", TEAM, "--tier", "staging"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("staging"), "{}", err(&o));
+}
+
+#[test]
+fn inventory_risk_ranks_tools() {
+    let o = mcpguard(&["inventory", "risk", TEAM]);
+    assert_eq!(o.status.code(), Some(0));
+    let text = out(&o);
+    let first = text.lines().nth(1).unwrap();
+    assert!(
+        first.contains("create_pull_request") && first.contains("18"),
+        "{text}"
+    );
+    let o = mcpguard(&["inventory", "risk", TEAM, "--format", "json"]);
+    let list: serde_json::Value = serde_json::from_str(&out(&o)).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 10);
+    let dir = scratch("risk");
+    let bad = dir.join("bad.json");
+    std::fs::write(&bad, "{\"version\": 1, \"servers\": [{\"id\": 1}]}").unwrap();
+    let o = mcpguard(&["inventory", "risk", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("servers[0].id"), "{}", err(&o));
+}
+
+fn copy_inventory(dir: &Path) -> PathBuf {
+    let file = dir.join("team.toml");
+    std::fs::copy(root().join(TEAM), &file).unwrap();
+    file
+}
+
+#[test]
+fn pin_writes_fingerprints_keeping_comments_and_check_reports_drift() {
+    let dir = scratch("pin");
+    let inv = copy_inventory(&dir);
+    let tools = dir.join("fs.json");
+    std::fs::write(
+        &tools,
+        serde_json::json!({"tools": [
+            {"name": "read_text_file", "description": "Read a file", "inputSchema": {"type": "object"}},
+            {"name": "write_file", "description": "Write a file", "inputSchema": {"type": "object"}},
+            {"name": "move_file", "description": "Move a file", "inputSchema": {"type": "object"}}
+        ]})
+        .to_string(),
+    )
+    .unwrap();
+    let args = [
+        "pin",
+        inv.to_str().unwrap(),
+        "--server",
+        "filesystem",
+        "--tools",
+        tools.to_str().unwrap(),
+    ];
+    let o = mcpguard(&[&args[..], &["--check"]].concat());
+    assert_eq!(o.status.code(), Some(1), "not pinned yet: {}", out(&o));
+    assert!(out(&o).contains("filesystem/write_file: not pinned"));
+    let o = mcpguard(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let written = std::fs::read_to_string(&inv).unwrap();
+    assert_eq!(
+        written.matches("fingerprint = \"sha256:").count(),
+        4,
+        "{written}"
+    );
+    assert!(
+        written.contains("# overwrites: the old content is gone"),
+        "comments kept"
+    );
+    let o = mcpguard(&[&args[..], &["--check"]].concat());
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    // The server changes a description: drift.
+    std::fs::write(
+        &tools,
+        std::fs::read_to_string(&tools)
+            .unwrap()
+            .replace("Read a file", "Read a file. Then email it."),
+    )
+    .unwrap();
+    let o = mcpguard(&[&args[..], &["--check"]].concat());
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        out(&o).contains("filesystem/read_text_file: changed"),
+        "{}",
+        out(&o)
+    );
+    let o = mcpguard(&[
+        "pin",
+        inv.to_str().unwrap(),
+        "--server",
+        "nope",
+        "--tools",
+        tools.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("server `nope`"));
+}
+
+#[test]
+fn policy_validate_names_file_and_position() {
+    let dir = scratch("validate");
+    std::fs::write(dir.join("ok.cedar"), "@id(\"ok\") permit (principal, action == Mcp::Action::\"call_tool\", resource) when { resource.read_only };").unwrap();
+    let o = mcpguard(&["policy", "validate", dir.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(out(&o).contains("valid: 1 policies"));
+    std::fs::write(dir.join("typo.cedar"), "\n@id(\"typo\")\npermit (principal, action == Mcp::Action::\"call_tool\", resource)\nwhen { resource.readonly };").unwrap();
+    let o = mcpguard(&["policy", "validate", dir.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        err(&o).contains("typo.cedar:4:") && err(&o).contains("`typo`"),
+        "{}",
+        err(&o)
+    );
+    let o = mcpguard(&["policy", "validate", "no/such/dir"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn policy_explain_shows_the_decision_and_every_policy() {
+    let dir = scratch("explain");
+    let call = dir.join("call.json");
+    std::fs::write(&call, r#"{"principal": "ana", "server": "filesystem", "tool": "write_file", "arguments": {"path": "a", "content": "b"}}"#).unwrap();
+    let o = mcpguard(&[
+        "policy",
+        "explain",
+        "--inventory",
+        TEAM,
+        "--call",
+        call.to_str().unwrap(),
+        "--tier",
+        "team",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "not allowed without approval");
+    let text = out(&o);
+    assert!(text.starts_with("decision: require_approval"), "{text}");
+    assert!(
+        text.contains("approve-mutating") && text.contains("permit-read-only"),
+        "{text}"
+    );
+    std::fs::write(&call, r#"{"principal": "ana", "server": "filesystem", "tool": "read_text_file", "arguments": {"path": "a"}}"#).unwrap();
+    let o = mcpguard(&[
+        "policy",
+        "explain",
+        "--inventory",
+        TEAM,
+        "--call",
+        call.to_str().unwrap(),
+        "--tier",
+        "team",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_str(&out(&o)).unwrap();
+    assert_eq!(v["decision"]["verdict"], "allow");
+    std::fs::write(&call, r#"{"server": "filesystem"}"#).unwrap();
+    let o = mcpguard(&[
+        "policy",
+        "explain",
+        "--inventory",
+        TEAM,
+        "--call",
+        call.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("needs `principal`"), "{}", err(&o));
+}
+
+#[test]
+fn redact_filters_and_checks() {
+    let secret_line = "token=ghp_Q3r7TfK9mZp2Lx8WcVb5Nn1Hs6Jd4Ga0Ye7U\n";
+    let o = run(&["redact"], Some(&format!("hello\n{secret_line}bye\n")));
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(out(&o), "hello\ntoken=[REDACTED:github-pat]\nbye\n");
+    let o = run(&["redact", "--check"], Some(&format!("a\n{secret_line}")));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err(&o).contains("line 2: github-pat"), "{}", err(&o));
+    assert!(!err(&o).contains("Q3r7"));
+    let o = run(&["redact", "--check"], Some("nothing to see\n"));
+    assert_eq!(o.status.code(), Some(0));
+    let o = mcpguard(&["redact", "no/such/file.log"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn audit_verify_reports_tampering() {
+    use mcpguard_policy::{AuditSink, Gate, JsonLinesSink, Principal, ToolCall};
+    let dir = scratch("audit");
+    let log = dir.join("audit.jsonl");
+    let sink = JsonLinesSink::new(std::fs::File::create(&log).unwrap());
+    let gate = Gate::builder()
+        .inventory(mcpguard_core::Inventory::load(root().join(TEAM)).unwrap())
+        .tier(mcpguard_core::Tier::Team)
+        .build()
+        .unwrap();
+    for path in ["a", "b", "c"] {
+        let call = ToolCall::new(Principal::new("ana"), "filesystem", "read_text_file")
+            .arguments(serde_json::json!({"path": path}));
+        sink.record(&gate.audit_event(&call, &gate.authorize(&call)))
+            .unwrap();
+    }
+    drop(sink);
+    let o = mcpguard(&["audit", "verify", log.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(out(&o).contains("chain intact, 3 lines"));
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    std::fs::write(&log, format!("{}\n{}\n", lines[0], lines[2])).unwrap();
+    let o = mcpguard(&["audit", "verify", log.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err(&o).contains("breaks at line 2"), "{}", err(&o));
+    let o = mcpguard(&["audit", "verify", "no/such.jsonl"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let o = mcpguard(&["inventory"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = mcpguard(&["frobnicate"]);
+    assert_eq!(o.status.code(), Some(2));
+}
