@@ -9,7 +9,7 @@
 )]
 
 use std::io::Cursor;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use mcpguard_core::{Inventory, Tier};
@@ -19,6 +19,8 @@ use mcpguard_policy::{
 };
 use mcpguard_redact::Redactor;
 use proptest::prelude::*;
+
+mod support;
 use serde_json::json;
 
 fn inventory() -> Inventory {
@@ -351,19 +353,7 @@ fn the_chain_detects_edits_removals_and_reordering_at_that_line() {
 
 // ---- no secret in any sink ----
 
-/// A writer whose bytes the test can read while the sink holds it.
-#[derive(Debug, Clone, Default)]
-struct Shared(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Shared {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use support::Shared;
 
 const KNOWN: &str = "db-pass-Zq8Lm3Xw9";
 const TOKENS: [&str; 3] = [

@@ -8,7 +8,7 @@
 )]
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use base64::Engine as _;
 use mcpguard_core::{Inventory, Tier};
@@ -16,6 +16,8 @@ use mcpguard_policy::{
     CredentialErrorKind, EnvResolver, FileResolver, Gate, JsonLinesSink, Principal, ToolCall,
 };
 use proptest::prelude::*;
+
+mod support;
 use serde_json::json;
 
 const INVENTORY: &str = r#"
@@ -144,19 +146,7 @@ fn mounted_files_resolve_vault_references() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-/// A writer the test can read while the audit sink holds it.
-#[derive(Debug, Clone, Default)]
-struct Shared(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Shared {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use support::Shared;
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(32))]

@@ -362,7 +362,7 @@ const CATALOGUE: &[Spec] = &[
             "session-token",
             "security-token",
         ],
-        r#"(?i)[a-z0-9_.-]{0,40}?(?:session|security)[_-]?token\\{0,7}["'\]]?[ \t]*(?:=>|:=|[:=])[ \t]*\\{0,7}["']?(?P<secret>[A-Za-z0-9/+=%]{80,})"#,
+        r#"(?i)[a-z0-9_.-]{0,80}?(?:session|security)[_-]?token\\{0,7}["'\]]?[ \t]*(?:=>|:=|[:=])[ \t]*\\{0,7}["']?(?P<secret>[A-Za-z0-9/+=%]{80,})"#,
         NOT_PLACEHOLDER,
         &[
             "aws_session_token = ⟦IQoJb3JpZ2luX2VjE63CbgIdtzjtpcOC0XKqYIn6iG+LjEQdZJQrK6syF8u96LPX0y9sYlJ3Imq+tD2mHXsaJYhnAxoBWj6jrbcaywTDZyDUNjwqkJb6QqdVWQ+C29iuGwOQGIFxobVvmxfXo5w9RsyZvSbe0⟧",
@@ -1263,7 +1263,7 @@ const CATALOGUE: &[Spec] = &[
         "OpenSSH",
         "OpenSSH private key block",
         &["-----begin openssh private key-----"],
-        r"-----BEGIN OPENSSH PRIVATE KEY-----(?:(?s:.)*?-----END OPENSSH PRIVATE KEY-----|(?:[A-Za-z0-9+/=\s]|\\[nrt])+)",
+        r"-----BEGIN OPENSSH PRIVATE KEY-----(?:[A-Za-z0-9+/=\s]|\\[nrt/])*(?:-----END OPENSSH PRIVATE KEY-----)?",
         &[
             "⟦-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEcUNmm5JdJNpGHLXZ6A+h6yzMK2rFZ5J0K5uqxu0uizHz/RdGFa\nLwAaRCM8Wax++sTc12tax8dt14GW2+/d7wtepdptm5c2h8cJYtMWci2DDq4yqjb4WdrysK\n-----END OPENSSH PRIVATE KEY-----⟧\n",
         ],
@@ -1274,7 +1274,7 @@ const CATALOGUE: &[Spec] = &[
         "PEM",
         "PEM private key block (PKCS#1, PKCS#8, EC, DSA, encrypted, PGP), also with escaped newlines or cut short",
         &["-----begin"],
-        r"-----BEGIN (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----(?:(?s:.)*?-----END (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----|(?:[A-Za-z0-9+/=\s]|\\[nrt]|[A-Za-z-]+: [^\r\n\\]*)+)",
+        r"-----BEGIN (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----(?:[A-Za-z0-9+/=\s]|\\[nrt/]|[A-Za-z-]+: [^\r\n\\]*)*(?:-----END (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----)?",
         &[
             "key: |\n  ⟦-----BEGIN RSA PRIVATE KEY-----\n  MIIEowsDoJklEUeOt9ZghvByqnhAdVcOphZz4eKedqkuia6Qvm7wibsfJPK8WliN\n  i7vuVPe6r3m2XrVNOb3nruN0+KwiqAPvKy40b5AU6oDktaqD5EAcQflOESqbvrab\n  -----END RSA PRIVATE KEY-----⟧\n",
             r#"PRIVATE_KEY="⟦-----BEGIN EC PRIVATE KEY-----\nMHcCfyIBBnPtrrbSNdLzbVTHm5KscWNVonWrsIrp65bnuceq/U1RyoYlgV2zFilf\n-----END EC PRIVATE KEY-----⟧""#,
@@ -1673,7 +1673,7 @@ const CATALOGUE: &[Spec] = &[
             &[
                 "pass", "pwd", "secret", "token", "key", "auth", "cred", "pat",
             ],
-            r#"(?i)(?P<key>[a-z0-9_.-]{0,60}(?:pass|pwd|secret|token|key|auth|cred|pat)[a-z0-9_.-]{0,24})\\{0,7}["'\]]?[ \t]*(?:=>|:=|[:=])[ \t]*(?:\\{0,7}["'`](?P<secret>[^"'`\\\r\n]{4,512}?)\\{0,7}["'`]|(?P<secret2>[^\s"'`,;&<>(){}\[\]\\]{4,512})(?:[\s"'`,;&<>{}\[\]\\)]|$))"#,
+            r#"(?i)(?P<key>[a-z0-9_.-]{0,80}(?:pass|pwd|secret|token|key|auth|cred|pat)[a-z0-9_.-]{0,24})\\{0,7}["'\]]?[ \t]*(?:=>|:=|[:=])[ \t]*(?:\\{0,7}["'`](?P<secret>[^"'`\\\r\n]{4,512}?)\\{0,7}["'`]|(?P<secret2>[^\s"'`,;&<>(){}\[\]\\]{4,512})(?:[\s"'`,;&<>{}\[\]\\)]|$))"#,
             SECRET_ASSIGNMENT,
             &[
                 "DB_PASSWORD=⟦N5r4s8tlTnNjyfPe⟧",

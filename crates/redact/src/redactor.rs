@@ -24,6 +24,33 @@ pub const KNOWN_SECRET_RULE: &str = "known-secret";
 /// The rule id of values redacted by [`Redactor::redact_json`] for their key alone.
 pub const SENSITIVE_KEY_RULE: &str = "sensitive-key";
 
+/// How far an assigned key may run on after its keyword (the patterns allow 24).
+const KEY_TAIL: usize = 32;
+
+/// The end of the identifier that continues at `from` (at most `KEY_TAIL` bytes on).
+fn at_ident_end(hay: &[u8], from: usize, ident: impl Fn(u8) -> bool) -> usize {
+    let mut at = from;
+    while at - from <= KEY_TAIL && hay.get(at).copied().is_some_and(&ident) {
+        at += 1;
+    }
+    at
+}
+
+/// How every replacement starts.
+const MARKER: &[u8] = b"[REDACTED:";
+
+/// Whether byte `at` of `hay` lies inside a `[REDACTED:...]` marker (markers are
+/// short: only the 96 bytes before `at` are looked at).
+fn inside_marker(hay: &[u8], at: usize) -> bool {
+    let Some(before) = hay.get(at.saturating_sub(96)..at) else {
+        return false;
+    };
+    before
+        .windows(MARKER.len())
+        .rposition(|w| w == MARKER)
+        .is_some_and(|open| before.get(open..).is_some_and(|tail| !tail.contains(&b']')))
+}
+
 /// How far a match that runs into the end of its window may grow, in bytes.
 const MAX_EXTENSION: usize = 64 << 10;
 
@@ -443,27 +470,31 @@ impl Redactor {
     /// # Ok::<(), mcpguard_redact::BuildError>(())
     /// ```
     pub fn redact_json(&self, value: &mut Value) -> usize {
-        match value {
-            Value::String(s) => match self.redact(s) {
-                Cow::Borrowed(_) => 0,
-                Cow::Owned(new) => {
-                    *s = new;
-                    1
-                }
-            },
-            Value::Array(items) => items.iter_mut().map(|v| self.redact_json(v)).sum(),
-            Value::Object(map) => map
-                .iter_mut()
-                .map(|(k, v)| {
-                    if is_sensitive_key(k) {
-                        self.redact_whole(v)
-                    } else {
-                        self.redact_json(v)
+        // An explicit stack, not recursion: any nesting depth is safe.
+        let mut changed = 0;
+        let mut stack: Vec<&mut Value> = vec![value];
+        while let Some(v) = stack.pop() {
+            match v {
+                Value::String(s) => {
+                    if let Cow::Owned(new) = self.redact(s) {
+                        *s = new;
+                        changed += 1;
                     }
-                })
-                .sum(),
-            Value::Null | Value::Bool(_) | Value::Number(_) => 0,
+                }
+                Value::Array(items) => stack.extend(items.iter_mut()),
+                Value::Object(map) => {
+                    for (k, v) in map.iter_mut() {
+                        if is_sensitive_key(k) {
+                            changed += self.redact_whole(v);
+                        } else {
+                            stack.push(v);
+                        }
+                    }
+                }
+                Value::Null | Value::Bool(_) | Value::Number(_) => {}
+            }
         }
+        changed
     }
 
     fn redact_whole(&self, value: &mut Value) -> usize {
@@ -484,6 +515,10 @@ impl Redactor {
     fn scan(&self, hay: &[u8], out: &mut Vec<Finding>) {
         let set = &self.inner.rules;
         let mut searched: Vec<Range<usize>> = Vec::new();
+        // Text redacted before holds markers whose rule ids contain keywords
+        // (`[REDACTED:anthropic-api-key]=...` reads like `api-key=...`): keyword
+        // occurrences inside a marker trigger nothing.
+        let has_markers = memchr::memmem::find(hay, MARKER).is_some();
         if let Some(ac) = &set.keywords {
             match ac.try_find_overlapping_iter(hay) {
                 Ok(hits) => {
@@ -491,6 +526,9 @@ impl Redactor {
                         let Some(rules) = set.triggers.get(hit.pattern().as_usize()) else {
                             continue;
                         };
+                        if has_markers && inside_marker(hay, hit.start()) {
+                            continue;
+                        }
                         for &index in rules {
                             let Some(rule) = set.rules.get(index) else {
                                 continue;
@@ -514,7 +552,12 @@ impl Redactor {
                                 }
                                 *done = window.clone();
                             }
-                            search(rule, index, hay, window, out);
+                            // A context rule's keyword must not reach its candidate
+                            // across a marker: redaction shortens text, and a keyword
+                            // that was out of reach before must stay so.
+                            let keyword = (has_markers && rule.anchor == Anchor::None)
+                                .then(|| hit.start()..hit.end());
+                            search(rule, index, hay, window, keyword.as_ref(), out);
                         }
                     }
                 }
@@ -606,9 +649,15 @@ fn window(rule: &Compiled, hay: &[u8], start: usize, end: usize) -> Option<Range
         Anchor::Keyword => start,
         Anchor::Assignment => {
             // Cheap test before any automaton runs: is the identifier assigned to?
+            // Keys are short: an identifier running on past `KEY_TAIL` bytes after
+            // the keyword is not one (and scanning it all would be quadratic on
+            // `keykeykey...`).
             let mut at = end;
             while hay.get(at).copied().is_some_and(|b| ident(b, false)) {
                 at += 1;
+                if at - end > KEY_TAIL {
+                    return None;
+                }
             }
             while hay
                 .get(at)
@@ -622,10 +671,7 @@ fn window(rule: &Compiled, hay: &[u8], start: usize, end: usize) -> Option<Range
             let from = back(false);
             // The key check needs no automaton either: the key is this identifier.
             if rule.checks.contains(&Check::SecretKey) {
-                let mut key_end = end;
-                while hay.get(key_end).copied().is_some_and(|b| ident(b, false)) {
-                    key_end += 1;
-                }
+                let key_end = at_ident_end(hay, end, |b| ident(b, false));
                 let key = hay
                     .get(from..key_end)
                     .and_then(|k| std::str::from_utf8(k).ok());
@@ -647,7 +693,14 @@ fn window(rule: &Compiled, hay: &[u8], start: usize, end: usize) -> Option<Range
 }
 
 /// Searches `rule` in `window` of `hay`, appending confirmed findings.
-fn search(rule: &Compiled, index: usize, hay: &[u8], window: Range<usize>, out: &mut Vec<Finding>) {
+fn search(
+    rule: &Compiled,
+    index: usize,
+    hay: &[u8],
+    window: Range<usize>,
+    keyword: Option<&Range<usize>>,
+    out: &mut Vec<Finding>,
+) {
     let mut at = window.start;
     let mut end = window.end;
     let mut grown = 0;
@@ -669,7 +722,20 @@ fn search(rule: &Compiled, index: usize, hay: &[u8], window: Range<usize>, out: 
             end = end.saturating_add(more).min(hay.len());
             continue;
         }
-        let confirmed = confirm(rule, index, hay, m.range());
+        let across_marker = keyword.is_some_and(|k| {
+            let (a, b) = if k.start < m.start() {
+                (k.end.min(m.start()), m.start())
+            } else {
+                (m.end(), k.start.max(m.end()))
+            };
+            hay.get(a..b)
+                .is_some_and(|between| memchr::memmem::find(between, MARKER).is_some())
+        });
+        let confirmed = if across_marker {
+            None
+        } else {
+            confirm(rule, index, hay, m.range())
+        };
         if anchored {
             out.extend(confirmed);
             return;
@@ -733,9 +799,14 @@ fn confirm(rule: &Compiled, index: usize, hay: &[u8], matched: Range<usize>) -> 
     if text.is_empty() || text.contains("[REDACTED") || text.contains("REDACTED:") {
         return None;
     }
-    let before = hay.get(secret.start.saturating_sub(96)..secret.start)?;
-    if let Some(open) = before.windows(10).rposition(|w| w == b"[REDACTED:")
-        && !before.get(open..)?.contains(&b']')
+    if inside_marker(hay, secret.start) {
+        return None;
+    }
+    // A value that a marker cuts short (`key=abc[REDACTED:...]`) is what is left of
+    // a longer value already redacted, not a secret of its own.
+    if hay
+        .get(secret.end..)
+        .is_some_and(|rest| rest.starts_with(MARKER))
     {
         return None;
     }

@@ -1,0 +1,65 @@
+//! Arbitrary tool calls against a gate built from the example inventory: never a
+//! panic, unknown tools always Deny, and the index agrees with stock Cedar.
+#![no_main]
+
+use std::sync::LazyLock;
+
+use libfuzzer_sys::fuzz_target;
+use mcpguard_core::{Inventory, Tier};
+use mcpguard_policy::{Gate, Principal, ToolCall, Verdict};
+use serde_json::Value;
+
+static INVENTORY: LazyLock<Inventory> = LazyLock::new(|| {
+    Inventory::from_toml_str(
+        include_str!("../../examples/inventories/team.toml"),
+        "team.toml",
+    )
+    .expect("the example inventory loads")
+});
+
+static GATE: LazyLock<Gate> = LazyLock::new(|| {
+    Gate::builder()
+        .inventory(INVENTORY.clone())
+        .tier(Tier::Team)
+        .build()
+        .expect("the gate builds")
+});
+
+fuzz_target!(|data: &[u8]| {
+    let v: Value = serde_json::from_slice(data).unwrap_or(Value::Null);
+    let text = |k: &str, i: usize| {
+        v.get(k)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .unwrap_or_else(|| {
+                let parts: Vec<&[u8]> = data.split(|b| *b == b'|').collect();
+                parts
+                    .get(i)
+                    .map(|p| String::from_utf8_lossy(p).into_owned())
+                    .unwrap_or_default()
+            })
+    };
+    let mut principal = Principal::new(text("principal", 0));
+    for g in v
+        .get("groups")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(g) = g.as_str() {
+            principal = principal.in_group(g);
+        }
+    }
+    let (server, tool) = (text("server", 1), text("tool", 2));
+    let call = ToolCall::new(principal, server.clone(), tool.clone())
+        .arguments(v.get("arguments").cloned().unwrap_or(Value::Null))
+        .session(text("session", 3));
+    let decision = GATE.authorize(&call);
+    if INVENTORY.tool(&server, &tool).is_none() {
+        assert_eq!(decision.verdict(), Verdict::Deny);
+    }
+    let full = GATE.authorize_exhaustive(&call);
+    assert_eq!(decision.verdict(), full.verdict());
+    assert_eq!(decision.policy_ids(), full.policy_ids());
+    let _ = GATE.audit_event(&call, &decision);
+});

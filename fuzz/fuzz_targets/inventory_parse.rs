@@ -1,0 +1,29 @@
+//! Arbitrary text as a TOML or JSON inventory: an error or an inventory, never a
+//! panic; a parsed inventory evaluates at every tier and round-trips.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use mcpguard_core::{Inventory, LaunchGate, Tier};
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    for parsed in [
+        Inventory::from_toml_str(&text, "fuzz.toml"),
+        Inventory::from_json_str(&text, "fuzz.json"),
+    ] {
+        match parsed {
+            Ok(inv) => {
+                for tier in Tier::ALL {
+                    let report = LaunchGate::evaluate(&inv, tier);
+                    let _ = report.to_string();
+                }
+                let again = Inventory::from_json_str(&inv.to_json_string(), "again.json")
+                    .expect("a written inventory reads back");
+                assert_eq!(again, inv);
+            }
+            Err(e) => {
+                let _ = e.to_string();
+            }
+        }
+    }
+});
