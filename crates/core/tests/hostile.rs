@@ -36,14 +36,18 @@ fn nesting_10000_deep_is_an_error_not_a_crash() {
 
 #[test]
 fn huge_numbers_and_nul_bytes_are_clear_errors() {
-    for (text, needle) in [
-        ("version = 99999999999999999999999999\n", "deep"),
-        ("version = 1e400\n", "version"),
-        ("version = -1\n", "version"),
+    for text in [
+        "version = 99999999999999999999999999\n",
+        "version = 1e400\n",
+        "version = -1\n",
     ] {
         let err = Inventory::from_toml_str(text, "n.toml").unwrap_err();
-        let _ = needle;
-        assert!(!err.to_string().is_empty());
+        // Each names where the problem is: a line and column, or the field.
+        assert!(
+            err.position().is_some() || err.path() == Some("version"),
+            "{err}"
+        );
+        assert!(err.to_string().starts_with("n.toml"), "{err}");
     }
     let err = Inventory::from_json_str("{\"version\": 1e400}", "n.json").unwrap_err();
     assert!(err.to_string().starts_with("n.json:1:"), "{err}");

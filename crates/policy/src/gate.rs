@@ -692,7 +692,10 @@ impl Gate {
         };
         self.list_context()
             .and_then(|context| self.evaluate(principal, &target, context, false))
-            .map_or_else(|d| d, |outcome| self.interpret(outcome, None))
+            .map_or_else(
+                |d| d,
+                |(outcome, policies)| interpret(&policies, outcome, None),
+            )
     }
 
     /// The tools of `server` that `principal` may see, in inventory order.
@@ -740,7 +743,10 @@ impl Gate {
         };
         self.list_context()
             .and_then(|context| self.evaluate(principal, &target, context, false))
-            .map_or_else(|d| d, |outcome| self.interpret(outcome, None))
+            .map_or_else(
+                |d| d,
+                |(outcome, policies)| interpret(&policies, outcome, None),
+            )
     }
 
     /// The decision with every policy's part in it (in the order of their sources):
@@ -947,7 +953,7 @@ impl Gate {
                 )
             });
         let first = match outcome {
-            Ok(o) => self.interpret(o, Some(call)),
+            Ok((o, policies)) => interpret(&policies, o, Some(call)),
             Err(d) => return d,
         };
         if approved || first.verdict() != Verdict::RequireApproval {
@@ -1115,15 +1121,18 @@ impl Gate {
         target: &Target<'_, N>,
         context: Context,
         exhaustive: bool,
-    ) -> Result<CedarOutcome, Decision> {
+    ) -> Result<(CedarOutcome, Arc<CompiledPolicies>), Decision> {
+        // One read of the policy set per decision: the reasons come from the same
+        // set as the verdict, even if a swap happens meanwhile.
         let policies = self.current_policies();
         if exhaustive {
             let (request, entities) = self.request_and_entities(principal, target, context)?;
-            return Ok(CedarOutcome::of(&self.authorizer.is_authorized(
+            let outcome = CedarOutcome::of(&self.authorizer.is_authorized(
                 &request,
                 &policies.set,
                 &entities,
-            )));
+            ));
+            return Ok((outcome, policies));
         }
         let (principal_uid, groups) = self.principal_uids(principal);
         let request = Request::new(
@@ -1154,67 +1163,71 @@ impl Gate {
                 &self.authorizer,
             )
             .map_err(|e| Decision::deny_error("the policy index could not be built", e))?;
-        Ok(slice.decide(&request, &self.authorizer))
+        let outcome = slice.decide(&request, &self.authorizer);
+        Ok((outcome, policies))
     }
+}
 
-    /// Maps Cedar's answer onto a decision. With `call`, a Deny made only by
-    /// approval gates becomes RequireApproval (the caller then checks that an
-    /// approval would allow it).
-    fn interpret(&self, outcome: CedarOutcome, call: Option<&ToolCall>) -> Decision {
-        let policies = self.current_policies();
-        let CedarOutcome { allow, ids, errors } = outcome;
-        let reasons: Vec<Arc<str>> = ids
-            .iter()
-            .map(|id| {
-                policies
-                    .meta
-                    .get(id)
-                    .map_or_else(|| Arc::from(format!("policy `{id}`")), |m| m.reason.clone())
-            })
-            .collect();
-        if !errors.is_empty() {
-            let mut reasons = reasons;
-            reasons.insert(
-                0,
-                Arc::from("a policy could not be evaluated for this call, so it is denied"),
+/// Maps Cedar's answer onto a decision. With `call`, a Deny made only by
+/// approval gates becomes RequireApproval (the caller then checks that an
+/// approval would allow it).
+fn interpret(
+    policies: &CompiledPolicies,
+    outcome: CedarOutcome,
+    call: Option<&ToolCall>,
+) -> Decision {
+    let CedarOutcome { allow, ids, errors } = outcome;
+    let reasons: Vec<Arc<str>> = ids
+        .iter()
+        .map(|id| {
+            policies
+                .meta
+                .get(id)
+                .map_or_else(|| Arc::from(format!("policy `{id}`")), |m| m.reason.clone())
+        })
+        .collect();
+    if !errors.is_empty() {
+        let mut reasons = reasons;
+        reasons.insert(
+            0,
+            Arc::from("a policy could not be evaluated for this call, so it is denied"),
+        );
+        return Decision::from_parts(Verdict::Deny, ids, reasons, errors, None);
+    }
+    if allow {
+        return Decision::from_parts(Verdict::Allow, ids, reasons, errors, None);
+    }
+    if ids.is_empty() {
+        return Decision::from_parts(
+            Verdict::Deny,
+            ids,
+            vec![Arc::from("no policy permits this call")],
+            errors,
+            None,
+        );
+    }
+    let only_approval = ids
+        .iter()
+        .all(|id| policies.meta.get(id).is_some_and(|m| m.approval));
+    match call {
+        Some(call) if only_approval => {
+            let request = ApprovalRequest::new(
+                call.digest(),
+                call.principal().id(),
+                call.server(),
+                call.tool(),
+                ids.clone(),
+                reasons.clone(),
             );
-            return Decision::from_parts(Verdict::Deny, ids, reasons, errors, None);
-        }
-        if allow {
-            return Decision::from_parts(Verdict::Allow, ids, reasons, errors, None);
-        }
-        if ids.is_empty() {
-            return Decision::from_parts(
-                Verdict::Deny,
+            Decision::from_parts(
+                Verdict::RequireApproval,
                 ids,
-                vec![Arc::from("no policy permits this call")],
+                reasons,
                 errors,
-                None,
-            );
+                Some(request),
+            )
         }
-        let only_approval = ids
-            .iter()
-            .all(|id| policies.meta.get(id).is_some_and(|m| m.approval));
-        match call {
-            Some(call) if only_approval => {
-                let request = ApprovalRequest::new(
-                    call.digest(),
-                    call.principal().id(),
-                    call.server(),
-                    call.tool(),
-                    ids.clone(),
-                    reasons.clone(),
-                );
-                Decision::from_parts(
-                    Verdict::RequireApproval,
-                    ids,
-                    reasons,
-                    errors,
-                    Some(request),
-                )
-            }
-            _ => Decision::from_parts(Verdict::Deny, ids, reasons, errors, None),
-        }
+        _ => Decision::from_parts(Verdict::Deny, ids, reasons, errors, None),
     }
 }
 

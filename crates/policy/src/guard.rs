@@ -18,17 +18,20 @@ use crate::state::ApprovalGrant;
 /// A tool result the gate can redact before it returns to the model
 /// ([`crate::GateBuilder::redact_results`]).
 pub trait ToolResult {
-    /// Redacts the secrets in the result in place; returns how many it replaced.
+    /// Redacts the secrets in the result in place; returns how many values changed.
     fn redact_with(&mut self, redactor: &Redactor) -> usize;
 }
 
 impl ToolResult for String {
     fn redact_with(&mut self, redactor: &Redactor) -> usize {
-        let found = redactor.find(self).len();
-        if found > 0 {
-            *self = redactor.redact(self).into_owned();
+        // One pass: the text is searched once, and replaced only if something was found.
+        match redactor.redact(self) {
+            std::borrow::Cow::Borrowed(_) => 0,
+            std::borrow::Cow::Owned(new) => {
+                *self = new;
+                1
+            }
         }
-        found
     }
 }
 
