@@ -404,25 +404,75 @@ impl Redactor {
     }
 
     /// Every secret in `text`, in order, overlapping findings merged into one.
+    ///
+    /// The findings are closed under redaction: the text they redact to holds no
+    /// further finding. (A first look can miss one: a greedy pattern that ran into
+    /// a neighbouring secret and failed its checks matches cleanly once that
+    /// neighbour is a marker. Such findings are searched for in the redacted text
+    /// and mapped back, a few rounds at most.)
     pub fn find(&self, text: &str) -> Vec<Finding> {
+        self.find_closed(text).0
+    }
+
+    /// `text` with every secret replaced by `[REDACTED:<rule-id>]` (or the
+    /// correlated form). Borrowed and untouched when nothing is found.
+    /// Idempotent: redacting the output again changes nothing.
+    pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        match self.find_closed(text) {
+            (_, None) => Cow::Borrowed(text),
+            (_, Some(redacted)) => Cow::Owned(redacted),
+        }
+    }
+
+    /// One scan of `text`, findings merged.
+    fn find_once(&self, text: &str) -> Vec<Finding> {
         let mut out = Vec::new();
         self.scan(text.as_bytes(), &mut out);
         merge(out)
     }
 
-    /// `text` with every secret replaced by `[REDACTED:<rule-id>]` (or the
-    /// correlated form). Borrowed and untouched when nothing is found.
-    pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
-        let findings = self.find(text);
-        if findings.is_empty() {
-            return Cow::Borrowed(text);
+    /// The findings of `text` closed under redaction, and the text they redact to
+    /// (`None` when there are none).
+    fn find_closed(&self, text: &str) -> (Vec<Finding>, Option<String>) {
+        /// Rounds after the first; each must redact bytes no round before did, so
+        /// the loop ends anyway, and this bounds the time on hostile text.
+        const MAX_ROUNDS: usize = 4;
+        let mut found = self.find_once(text);
+        if found.is_empty() {
+            return (found, None);
         }
-        Cow::Owned(self.apply(text, &findings))
+        let mut markers = Vec::with_capacity(found.len());
+        let mut redacted = self.apply_traced(text, &found, &mut markers);
+        for _ in 0..MAX_ROUNDS {
+            let more = self.find_once(&redacted);
+            if more.is_empty() {
+                break;
+            }
+            let before: Vec<Range<usize>> = found.iter().map(|f| f.span.clone()).collect();
+            found.extend(more.into_iter().map(|mut f| {
+                f.span = map_back(&f.span, &markers);
+                f
+            }));
+            found = merge(found);
+            if found.iter().map(|f| &f.span).eq(before.iter()) {
+                // Only markers matched (a registered value that spells part of
+                // one): nothing more can be redacted.
+                break;
+            }
+            markers.clear();
+            redacted = self.apply_traced(text, &found, &mut markers);
+        }
+        (found, Some(redacted))
     }
 
     /// Writes `text` with `findings` replaced. Spans are widened to character
     /// boundaries, so the output is always valid UTF-8.
     pub(crate) fn apply(&self, text: &str, findings: &[Finding]) -> String {
+        self.apply_traced(text, findings, &mut Vec::new())
+    }
+
+    /// [`Self::apply`], recording where each marker went.
+    fn apply_traced(&self, text: &str, findings: &[Finding], markers: &mut Vec<Marker>) -> String {
         let mut out = String::with_capacity(text.len() + findings.len() * 24);
         let mut at = 0;
         for f in findings {
@@ -432,7 +482,12 @@ impl Redactor {
                 continue;
             }
             out.push_str(text.get(at..start).unwrap_or_default());
+            let out_start = out.len();
             self.marker(&f.rule, text.get(start..end).unwrap_or_default(), &mut out);
+            markers.push(Marker {
+                out: out_start..out.len(),
+                text: start..end,
+            });
             at = end;
         }
         out.push_str(text.get(at..).unwrap_or_default());
@@ -885,6 +940,37 @@ pub(crate) fn is_sensitive_key(key: &str) -> bool {
     EXACT.iter().any(|k| key.eq_ignore_ascii_case(k)) || check::is_secret_key(key)
 }
 
+/// Where a marker stands in redacted text, and what it replaced in the original.
+struct Marker {
+    out: Range<usize>,
+    text: Range<usize>,
+}
+
+/// A span of redacted text as a span of the original: text between markers is
+/// copied verbatim, and a span that touches a marker covers all it replaced.
+fn map_back(span: &Range<usize>, markers: &[Marker]) -> Range<usize> {
+    let (mut out_at, mut text_at) = (0, 0);
+    let mut start = None;
+    for m in markers {
+        if start.is_none() {
+            if span.start < m.out.start {
+                start = Some(span.start - out_at + text_at);
+            } else if span.start < m.out.end {
+                start = Some(m.text.start);
+            }
+        }
+        if span.end <= m.out.start {
+            return start.unwrap_or(m.text.start)..span.end - out_at + text_at;
+        }
+        if span.end <= m.out.end {
+            return start.unwrap_or(m.text.start)..m.text.end;
+        }
+        (out_at, text_at) = (m.out.end, m.text.end);
+    }
+    let linear = |p: usize| p - out_at + text_at;
+    start.unwrap_or_else(|| linear(span.start))..linear(span.end)
+}
+
 fn floor_boundary(text: &str, mut i: usize) -> usize {
     i = i.min(text.len());
     while i > 0 && !text.is_char_boundary(i) {
@@ -933,6 +1019,48 @@ mod tests {
         let shown = format!("{:?} {}", found[0], found[0]);
         assert!(!shown.contains("R4nd0m"), "{shown}");
         assert!(shown.contains("github-pat"));
+    }
+
+    #[test]
+    fn map_back_follows_markers() {
+        // Original "ab SECRET cd OTHER ef" redacted to "ab [M1] cd [M2] ef".
+        let markers = [
+            Marker {
+                out: 3..7,
+                text: 3..9,
+            },
+            Marker {
+                out: 11..15,
+                text: 13..18,
+            },
+        ];
+        assert_eq!(map_back(&(0..2), &markers), 0..2);
+        assert_eq!(map_back(&(8..10), &markers), 10..12);
+        assert_eq!(map_back(&(16..18), &markers), 19..21);
+        // Touching a marker takes in all it replaced.
+        assert_eq!(map_back(&(1..5), &markers), 1..9);
+        assert_eq!(map_back(&(5..9), &markers), 3..11);
+        assert_eq!(map_back(&(9..17), &markers), 11..20);
+        assert_eq!(map_back(&(0..21), &markers), 0..24);
+        assert_eq!(map_back(&(0..2), &[]), 0..2);
+    }
+
+    #[test]
+    fn a_greedy_candidate_rejected_next_to_a_secret_is_found_in_the_closure() {
+        let r = Redactor::new().unwrap();
+        // The URI password pattern runs on to the last `@` and takes in the
+        // placeholder word, so its first candidate is rejected; once the account
+        // key beside it is a marker, the real password is plain to see.
+        let text = "REDIS_URL=redis://:kMp43HiHLAWQsZbsylQx@cache,change_me,\
+                    AccountKey=o-vIJUjzwuv4VGOfYcHiHL!WQsZbsylQx@db";
+        let first = r.apply(text, &r.find_once(text));
+        assert!(first.contains("kMp43HiHLAWQsZbsylQx"), "one scan misses it");
+        let once = r.redact(text).into_owned();
+        assert!(!once.contains("kMp43HiHLAWQsZbsylQx"), "{once}");
+        assert!(!once.contains("o-vIJUjzwuv4VGOfYcHiHL"), "{once}");
+        assert!(r.find(&once).is_empty(), "{once}");
+        assert_eq!(r.redact(&once), once);
+        assert_eq!(r.apply(text, &r.find(text)), once);
     }
 
     #[test]
