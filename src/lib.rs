@@ -13,3 +13,6 @@ pub mod policy {
 pub mod redact {
     pub use mcpguard_redact::*;
 }
+
+#[cfg(feature = "rmcp")]
+pub mod rmcp;

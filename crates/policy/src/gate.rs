@@ -609,6 +609,12 @@ impl Gate {
         self.issue(call.digest(), approver, ttl)
     }
 
+    /// How the inventory describes a tool of a server: its data classes, actions,
+    /// reach and whether its output is untrusted. `None` for a tool not in it.
+    pub fn tool_profile(&self, server: &str, tool: &str) -> Option<&ToolProfile> {
+        self.index.tool(server, tool).map(|entry| &entry.profile)
+    }
+
     /// The target argument of a call, by the inventory's rule for its tool.
     pub(crate) fn target_of(&self, call: &ToolCall) -> Option<String> {
         self.index

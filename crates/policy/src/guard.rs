@@ -20,6 +20,12 @@ use crate::state::ApprovalGrant;
 pub trait ToolResult {
     /// Redacts the secrets in the result in place; returns how many values changed.
     fn redact_with(&mut self, redactor: &Redactor) -> usize;
+
+    /// Whether the result reports a failure of the tool (an MCP result with
+    /// `isError: true`): audited as an `error` outcome. Defaults to no.
+    fn is_error(&self) -> bool {
+        false
+    }
 }
 
 impl ToolResult for String {
@@ -195,6 +201,52 @@ impl Gate {
         self.finish(call, &started, result)
     }
 
+    /// [`Gate::guard_approved`] for an async handler.
+    ///
+    /// # Errors
+    ///
+    /// As [`Gate::guard`].
+    pub async fn guard_approved_async<T, E, F, Fut>(
+        &self,
+        call: &ToolCall,
+        grant: &ApprovalGrant,
+        handler: F,
+    ) -> Result<T, GuardError<E>>
+    where
+        T: ToolResult,
+        E: fmt::Display,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let decision = self.authorize_approved(call, grant);
+        let started = self.start(call, decision, Some(grant.approver().to_owned()))?;
+        let result = AssertUnwindSafe(async move { handler().await })
+            .catch_unwind()
+            .await;
+        self.finish(call, &started, result)
+    }
+
+    /// Denies `call` for a reason found outside the policies (an approval the
+    /// person declined, a forged approval state, an unverified caller), and records
+    /// the denial in the audit trail as [`Gate::guard`] would. The reason is
+    /// redacted in the event like any other text.
+    pub fn refuse(&self, call: &ToolCall, reason: impl Into<String>) -> Decision {
+        let decision = Decision::deny(reason);
+        let event = self.event(
+            call,
+            &decision,
+            &self.call_id(),
+            AuditOutcome::Denied,
+            None,
+            None,
+            None,
+        );
+        if let Err(e) = self.audit.record(&event) {
+            tracing::error!(target: "mcpguard::audit", error = %e, "a denied call could not be audited");
+        }
+        decision
+    }
+
     /// The audit event of a decision about `call`, with arguments, target and
     /// purpose redacted. Its outcome is `denied`, `needs_approval` or `started`.
     pub fn audit_event(&self, call: &ToolCall, decision: &Decision) -> AuditEvent {
@@ -306,6 +358,10 @@ impl Gate {
     ) -> Result<T, GuardError<E>> {
         let duration = started.start.elapsed();
         let (outcome, error) = match &result {
+            Ok(Ok(value)) if value.is_error() => (
+                AuditOutcome::Error,
+                Some("the tool reported an error in its result".to_owned()),
+            ),
             Ok(Ok(_)) => (AuditOutcome::Ok, None),
             Ok(Err(e)) => (AuditOutcome::Error, Some(e.to_string())),
             Err(panic) => {

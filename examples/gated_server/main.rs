@@ -1,0 +1,473 @@
+//! A real MCP server over stdio with mcpguard in front of every tool.
+//!
+//! ```text
+//! cargo run --example gated_server -- [--root DIR] [--tier personal|team|production]
+//!                                      [--audit FILE] [--principal ID]
+//! ```
+//!
+//! Tools, confined to `--root` (default `./workspace`, created if missing):
+//! `read_file`, `read_secret` (files under `.secrets/`), `write_file`,
+//! `delete_file`, `run_command` (a program and its arguments, no shell, 10 s) and
+//! `fetch_url` (plain HTTP to loopback addresses only: this example has no
+//! business on the internet, and its output is treated as untrusted).
+//!
+//! The gate uses `inventory.toml` and `policies.cedar` beside this file on top of
+//! the baseline pack, audits to a hash-chained JSON-lines file (`--audit`, default
+//! `gated_server.audit.jsonl`; verify with `mcpguard audit verify FILE`), and
+//! redacts results. Logs go to stderr; stdout carries the protocol.
+
+use std::path::{Component, Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mcpguard::Inventory;
+use mcpguard::policy::{Gate, JsonLinesSink, PolicySource, Principal, verify_chain};
+use mcpguard::rmcp::Guarded;
+use mcpguard::{Tier, redact::Redactor};
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{CallToolResult, ContentBlock, ServerCapabilities, ServerConfig};
+use rmcp::{
+    ErrorData as McpError, ServerHandler, ServiceExt as _, tool, tool_handler, tool_router,
+};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+const INVENTORY: &str = include_str!("inventory.toml");
+const POLICIES: &str = include_str!("policies.cedar");
+
+/// The most a tool returns of a file, a command's output or a page.
+const MAX_OUTPUT: u64 = 1 << 20;
+
+#[derive(Clone)]
+struct Workspace {
+    root: PathBuf,
+    tool_router: ToolRouter<Self>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+struct PathArgs {
+    /// A path relative to the workspace root.
+    path: String,
+}
+
+#[derive(Deserialize, JsonSchema)]
+struct SecretArgs {
+    /// The name of a file under `.secrets/`.
+    name: String,
+}
+
+#[derive(Deserialize, JsonSchema)]
+struct WriteArgs {
+    /// A path relative to the workspace root.
+    path: String,
+    /// The text to write; the file is replaced.
+    content: String,
+}
+
+#[derive(Deserialize, JsonSchema)]
+struct CommandArgs {
+    /// The program to run (looked up on PATH); no shell is involved.
+    command: String,
+    /// Its arguments.
+    #[serde(default)]
+    args: Vec<String>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+struct UrlArgs {
+    /// An `http://` URL on a loopback address.
+    url: String,
+}
+
+fn text(s: impl Into<String>) -> CallToolResult {
+    CallToolResult::success(vec![ContentBlock::text(s.into())])
+}
+
+fn failure(s: impl Into<String>) -> CallToolResult {
+    CallToolResult::error(vec![ContentBlock::text(s.into())])
+}
+
+impl Workspace {
+    /// `relative` inside the root, or why not. Absolute paths and `..` are refused
+    /// before the file system is asked; symbolic links are resolved and checked.
+    fn resolve(&self, relative: &str) -> Result<PathBuf, String> {
+        let path = Path::new(relative);
+        if relative.is_empty()
+            || path
+                .components()
+                .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
+        {
+            return Err(format!(
+                "`{relative}` is not a plain path inside the workspace"
+            ));
+        }
+        let joined = self.root.join(path);
+        // The deepest existing ancestor must stay inside the root.
+        let mut existing = joined.as_path();
+        while !existing.exists() {
+            existing = existing
+                .parent()
+                .ok_or_else(|| format!("`{relative}` has no parent in the workspace"))?;
+        }
+        let real = existing
+            .canonicalize()
+            .map_err(|e| format!("`{relative}`: {e}"))?;
+        if !real.starts_with(&self.root) {
+            return Err(format!("`{relative}` leads outside the workspace"));
+        }
+        Ok(joined)
+    }
+
+    async fn read(&self, relative: &str) -> CallToolResult {
+        let path = match self.resolve(relative) {
+            Ok(p) => p,
+            Err(e) => return failure(e),
+        };
+        match tokio::fs::metadata(&path).await {
+            Ok(m) if m.len() > MAX_OUTPUT => {
+                return failure(format!("`{relative}` is larger than {MAX_OUTPUT} bytes"));
+            }
+            Ok(_) => {}
+            Err(e) => return failure(format!("`{relative}`: {e}")),
+        }
+        match tokio::fs::read(&path).await {
+            Ok(bytes) => text(String::from_utf8_lossy(&bytes)),
+            Err(e) => failure(format!("`{relative}`: {e}")),
+        }
+    }
+}
+
+#[tool_router]
+impl Workspace {
+    fn new(root: PathBuf) -> Self {
+        Self {
+            root,
+            tool_router: Self::tool_router(),
+        }
+    }
+
+    #[tool(
+        description = "Read a text file of the workspace.",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn read_file(
+        &self,
+        Parameters(args): Parameters<PathArgs>,
+    ) -> Result<CallToolResult, McpError> {
+        Ok(self.read(&args.path).await)
+    }
+
+    #[tool(
+        description = "Read a named secret of the workspace (a file under .secrets/).",
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn read_secret(
+        &self,
+        Parameters(args): Parameters<SecretArgs>,
+    ) -> Result<CallToolResult, McpError> {
+        if args.name.contains(['/', '\\']) {
+            return Ok(failure("a secret's name is a plain file name"));
+        }
+        Ok(self.read(&format!(".secrets/{}", args.name)).await)
+    }
+
+    #[tool(
+        description = "Write a text file of the workspace, replacing it.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn write_file(
+        &self,
+        Parameters(args): Parameters<WriteArgs>,
+    ) -> Result<CallToolResult, McpError> {
+        let path = match self.resolve(&args.path) {
+            Ok(p) => p,
+            Err(e) => return Ok(failure(e)),
+        };
+        if let Some(parent) = path.parent()
+            && let Err(e) = tokio::fs::create_dir_all(parent).await
+        {
+            return Ok(failure(format!("`{}`: {e}", args.path)));
+        }
+        Ok(
+            match tokio::fs::write(&path, args.content.as_bytes()).await {
+                Ok(()) => text(format!(
+                    "wrote {} bytes to {}",
+                    args.content.len(),
+                    args.path
+                )),
+                Err(e) => failure(format!("`{}`: {e}", args.path)),
+            },
+        )
+    }
+
+    #[tool(
+        description = "Delete a file of the workspace.",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn delete_file(
+        &self,
+        Parameters(args): Parameters<PathArgs>,
+    ) -> Result<CallToolResult, McpError> {
+        let path = match self.resolve(&args.path) {
+            Ok(p) => p,
+            Err(e) => return Ok(failure(e)),
+        };
+        Ok(match tokio::fs::remove_file(&path).await {
+            Ok(()) => text(format!("deleted {}", args.path)),
+            Err(e) => failure(format!("`{}`: {e}", args.path)),
+        })
+    }
+
+    #[tool(
+        description = "Run a program with arguments in the workspace (no shell, 10 second limit).",
+        annotations(
+            read_only_hint = false,
+            destructive_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn run_command(
+        &self,
+        Parameters(args): Parameters<CommandArgs>,
+    ) -> Result<CallToolResult, McpError> {
+        let mut command = tokio::process::Command::new(&args.command);
+        command
+            .args(&args.args)
+            .current_dir(&self.root)
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true);
+        let run = tokio::time::timeout(Duration::from_secs(10), command.output()).await;
+        Ok(match run {
+            Err(_) => failure(format!(
+                "`{}` ran over 10 seconds and was stopped",
+                args.command
+            )),
+            Ok(Err(e)) => failure(format!("`{}` could not start: {e}", args.command)),
+            Ok(Ok(out)) => {
+                let mut body = String::from_utf8_lossy(&out.stdout).into_owned();
+                body.push_str(&String::from_utf8_lossy(&out.stderr));
+                body.truncate(usize::try_from(MAX_OUTPUT).unwrap_or(usize::MAX));
+                if out.status.success() {
+                    text(body)
+                } else {
+                    failure(format!("exit status {}\n{body}", out.status))
+                }
+            }
+        })
+    }
+
+    #[tool(
+        description = "Fetch a web page over plain HTTP from a loopback address.",
+        annotations(read_only_hint = true, open_world_hint = true)
+    )]
+    async fn fetch_url(
+        &self,
+        Parameters(args): Parameters<UrlArgs>,
+    ) -> Result<CallToolResult, McpError> {
+        let url = args.url;
+        if let Err(e) = loopback_only(&url) {
+            return Ok(failure(e));
+        }
+        let fetched = tokio::task::spawn_blocking(move || fetch(&url)).await;
+        Ok(match fetched {
+            Ok(Ok(body)) => text(body),
+            Ok(Err(e)) => failure(e),
+            Err(e) => failure(format!("the fetch failed: {e}")),
+        })
+    }
+}
+
+/// This example fetches only from loopback literals and `localhost`: a stand-in
+/// for a real egress policy, so tests never reach the network.
+fn loopback_only(url: &str) -> Result<(), String> {
+    let uri: ureq::http::Uri = url.parse().map_err(|_| format!("`{url}` is not a URL"))?;
+    if uri.scheme_str() != Some("http") {
+        return Err("only http:// URLs are fetched".to_owned());
+    }
+    let host = uri.host().unwrap_or_default();
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if loopback {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{host}` is not a loopback address; this server fetches only from loopback"
+        ))
+    }
+}
+
+fn fetch(url: &str) -> Result<String, String> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .max_redirects(0)
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into();
+    let mut response = agent.get(url).call().map_err(|e| format!("{url}: {e}"))?;
+    let status = response.status();
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(MAX_OUTPUT)
+        .read_to_string()
+        .map_err(|e| format!("{url}: {e}"))?;
+    if status.is_success() {
+        Ok(body)
+    } else {
+        Err(format!("{url}: HTTP {status}\n{body}"))
+    }
+}
+
+#[tool_handler]
+impl ServerHandler for Workspace {
+    fn get_info(&self) -> ServerConfig {
+        let mut info = ServerConfig::new(ServerCapabilities::builder().enable_tools().build());
+        info.instructions = Some(
+            "A sandboxed workspace. Every call is authorized, audited and redacted by mcpguard; \
+             writes, deletes and commands need your approval."
+                .to_owned(),
+        );
+        info
+    }
+}
+
+struct Options {
+    root: PathBuf,
+    tier: Tier,
+    audit: PathBuf,
+    principal: String,
+}
+
+fn parse_options() -> Result<Options, String> {
+    let mut options = Options {
+        root: PathBuf::from("workspace"),
+        tier: Tier::Team,
+        audit: PathBuf::from("gated_server.audit.jsonl"),
+        principal: std::env::var("USER").unwrap_or_else(|_| "local-user".to_owned()),
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--root" => options.root = PathBuf::from(value()?),
+            "--audit" => options.audit = PathBuf::from(value()?),
+            "--principal" => options.principal = value()?,
+            "--tier" => {
+                let v = value()?;
+                options.tier = serde_json::from_value(serde_json::Value::String(v.clone()))
+                    .map_err(|_| format!("--tier {v}: expected personal, team or production"))?;
+            }
+            "-h" | "--help" => {
+                return Err(
+                    "usage: gated_server [--root DIR] [--tier personal|team|production] \
+                     [--audit FILE] [--principal ID]"
+                        .to_owned(),
+                );
+            }
+            other => return Err(format!("unknown argument `{other}` (try --help)")),
+        }
+    }
+    Ok(options)
+}
+
+/// The audit sink: appends to the file, continuing its hash chain.
+fn audit_sink(path: &Path) -> Result<JsonLinesSink<std::fs::File>, String> {
+    let last_hash = match std::fs::read(path) {
+        Ok(bytes) if !bytes.is_empty() => Some(
+            verify_chain(bytes.as_slice())
+                .map_err(|e| format!("{}: the audit chain is broken: {e}", path.display()))?
+                .last_hash,
+        ),
+        _ => None,
+    };
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(match last_hash {
+        Some(hash) => JsonLinesSink::continuing(file, hash),
+        None => JsonLinesSink::new(file),
+    })
+}
+
+async fn serve(options: Options) -> Result<(), String> {
+    std::fs::create_dir_all(&options.root)
+        .map_err(|e| format!("{}: {e}", options.root.display()))?;
+    let root = options
+        .root
+        .canonicalize()
+        .map_err(|e| format!("{}: {e}", options.root.display()))?;
+    let workspace = Workspace::new(root);
+
+    let inventory = Inventory::from_toml_str(INVENTORY, "examples/gated_server/inventory.toml")
+        .map_err(|e| e.to_string())?;
+    let definitions =
+        serde_json::to_value(workspace.tool_router.list_all()).map_err(|e| e.to_string())?;
+    let gate = Gate::builder()
+        .inventory(inventory)
+        .policies(
+            PolicySource::baseline().with_str("examples/gated_server/policies.cedar", POLICIES),
+        )
+        .tier(options.tier)
+        .tool_definitions("workspace", definitions)
+        .audit_sink(Arc::new(audit_sink(&options.audit)?))
+        .redactor(Redactor::new().map_err(|e| e.to_string())?)
+        .redact_results(true)
+        .build()
+        .map_err(|e| e.to_string())?;
+
+    let server = Guarded::new(workspace, Arc::new(gate), "workspace")
+        .map_err(|e| e.to_string())?
+        .principal(Principal::new(options.principal));
+    let running = server
+        .serve(rmcp::transport::stdio())
+        .await
+        .map_err(|e| format!("the MCP session did not start: {e}"))?;
+    running
+        .waiting()
+        .await
+        .map_err(|e| format!("the MCP session ended badly: {e}"))?;
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let options = match parse_options() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("gated_server: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("gated_server: no async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(options)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("gated_server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

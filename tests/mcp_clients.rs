@@ -1,0 +1,100 @@
+//! A client no one here wrote: the official MCP Python SDK drives the
+//! `gated_server` example over stdio (`tests/e2e/gated_server_client.py`), then the
+//! audit chains it left are verified here.
+//!
+//! Needs Python 3 with the packages of `tests/e2e/requirements.txt`
+//! (`pip install -r tests/e2e/requirements.txt`); without them this test fails and
+//! says so.
+#![cfg(feature = "rmcp")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test helpers fail loudly"
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use mcpguard::policy::verify_chain;
+
+fn example_binary(name: &str) -> PathBuf {
+    let mut dir = std::env::current_exe().unwrap();
+    dir.pop();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let path = dir
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.exists(),
+        "{} is not built; run through `cargo test`",
+        path.display()
+    );
+    path
+}
+
+fn python() -> String {
+    std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned())
+}
+
+#[test]
+fn the_python_sdk_drives_the_gated_server() {
+    let have_sdk = Command::new(python())
+        .args(["-c", "import mcp, mcp_types"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        have_sdk,
+        "this test needs Python 3 with the MCP SDK: pip install -r tests/e2e/requirements.txt"
+    );
+    let work = std::env::temp_dir().join(format!(
+        "mcpguard-e2e-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(&work).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/gated_server_client.py");
+    let mut child = Command::new(python())
+        .arg(&script)
+        .arg(example_binary("gated_server"))
+        .arg(&work)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A hung protocol exchange fails the test instead of hanging CI.
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the Python client failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    assert!(stdout.contains("checks passed"), "{stdout}");
+
+    // Each server process appended to its own chained audit file.
+    for name in ["team", "production", "plain"] {
+        let path = work.join(format!("{name}.audit.jsonl"));
+        let text = std::fs::read(&path).unwrap();
+        let summary = verify_chain(text.as_slice())
+            .unwrap_or_else(|e| panic!("{}: the chain does not verify: {e}", path.display()));
+        assert!(summary.lines > 0, "{}: empty", path.display());
+    }
+    std::fs::remove_dir_all(&work).unwrap();
+}

@@ -1,0 +1,409 @@
+//! The rmcp adapter over a real client/server pair in memory: identity, list
+//! visibility, approvals bound to their caller across replicas, redacted errors.
+#![cfg(feature = "rmcp")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test helpers fail loudly"
+)]
+
+use std::sync::Arc;
+
+use mcpguard::policy::{Gate, MemorySink, PolicySource, Principal};
+use mcpguard::rmcp::{APPROVAL_INPUT_KEY, DECISION_META_KEY, Guarded};
+use mcpguard::{Inventory, Tier};
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ClientCapabilities, ContentBlock,
+    Implementation, InitializeRequestParams, InitializeResult, InputResponses, ProtocolVersion,
+    ServerCapabilities, ServerConfig,
+};
+use rmcp::service::{RoleClient, RoleServer, RunningService, serve_directly};
+use rmcp::{ErrorData as McpError, ServerHandler, tool, tool_handler, tool_router};
+use serde_json::{Value, json};
+
+const INVENTORY: &str = r#"
+version = 1
+[[servers]]
+id = "docs"
+owner = "docs-team"
+transport = "stdio"
+credential = "none"
+data_classes = ["internal"]
+provenance = { kind = "first_party" }
+
+[[servers.tools]]
+name = "read_doc"
+target = "path"
+actions = ["read"]
+reach = "none"
+
+[[servers.tools]]
+name = "edit_doc"
+target = "path"
+actions = ["write"]
+reach = "none"
+
+[[servers.tools]]
+name = "leaky"
+actions = ["read"]
+reach = "none"
+"#;
+
+/// Only editors see `edit_doc` in the list; a call-time condition on its
+/// arguments must not hide it.
+const POLICIES: &str = r#"
+@id("editors-see-edit")
+@reason("only editors see the edit tool")
+forbid (principal, action == Mcp::Action::"list_tools", resource)
+when { resource.name == "edit_doc" }
+unless { principal in Mcp::Group::"editors" };
+
+@id("no-drafts")
+@reason("drafts are not edited through the agent")
+forbid (principal, action == Mcp::Action::"call_tool", resource)
+when { context.args has path && context.args.path like "drafts/*" };
+"#;
+
+const TOKEN: &str = "ghp_R4nd0mF4k3T0k3nV4lu3F0rT3st1ngXy12Ab";
+
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+struct PathArgs {
+    path: String,
+}
+
+#[derive(Clone)]
+struct Docs {
+    tool_router: ToolRouter<Self>,
+}
+
+#[tool_router]
+impl Docs {
+    fn new() -> Self {
+        Self {
+            tool_router: Self::tool_router(),
+        }
+    }
+
+    #[tool(description = "Read a document", annotations(read_only_hint = true))]
+    async fn read_doc(
+        &self,
+        Parameters(a): Parameters<PathArgs>,
+    ) -> Result<CallToolResult, McpError> {
+        Ok(CallToolResult::success(vec![ContentBlock::text(format!(
+            "contents of {}",
+            a.path
+        ))]))
+    }
+
+    #[tool(description = "Edit a document", annotations(read_only_hint = false))]
+    async fn edit_doc(
+        &self,
+        Parameters(a): Parameters<PathArgs>,
+    ) -> Result<CallToolResult, McpError> {
+        Ok(CallToolResult::success(vec![ContentBlock::text(format!(
+            "edited {}",
+            a.path
+        ))]))
+    }
+
+    #[tool(
+        description = "Fails, quoting a credential",
+        annotations(read_only_hint = true)
+    )]
+    async fn leaky(&self) -> Result<CallToolResult, McpError> {
+        Err(McpError::internal_error(
+            format!("backend refused token {TOKEN}"),
+            Some(json!({ "token": TOKEN })),
+        ))
+    }
+}
+
+#[tool_handler]
+impl ServerHandler for Docs {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+    }
+}
+
+fn gate(audit: Arc<MemorySink>) -> Arc<Gate> {
+    let inventory = Inventory::from_toml_str(INVENTORY, "docs.toml").unwrap();
+    let definitions = serde_json::to_value(Docs::new().tool_router.list_all()).unwrap();
+    Arc::new(
+        Gate::builder()
+            .inventory(inventory)
+            .policies(PolicySource::baseline().with_str("test.cedar", POLICIES))
+            .tier(Tier::Team)
+            .tool_definitions("docs", definitions)
+            .audit_sink(audit)
+            .redact_results(true)
+            .build()
+            .unwrap(),
+    )
+}
+
+const KEY: &[u8] = b"an approval key shared by every replica of docs";
+
+/// A connected client for `server`, speaking `version`.
+async fn connect(
+    server: Guarded<Docs>,
+    version: ProtocolVersion,
+) -> RunningService<RoleClient, ()> {
+    let (server_io, client_io) = tokio::io::duplex(1 << 16);
+    let client_info = InitializeRequestParams::new(
+        ClientCapabilities::default(),
+        Implementation::new("test-client", "0"),
+    )
+    .with_protocol_version(version.clone());
+    let mut server_info =
+        InitializeResult::new(ServerCapabilities::builder().enable_tools().build());
+    server_info.protocol_version = version;
+    tokio::spawn(async move {
+        let running =
+            serve_directly::<RoleServer, _, _, _, _>(server, server_io, Some(client_info));
+        let _ = running.waiting().await;
+    });
+    serve_directly::<RoleClient, _, _, _, _>((), client_io, Some(server_info.into()))
+}
+
+fn replica(gate: &Arc<Gate>, principal: Option<Principal>) -> Guarded<Docs> {
+    let g = Guarded::new(Docs::new(), Arc::clone(gate), "docs")
+        .unwrap()
+        .approval_key(KEY)
+        .unwrap();
+    match principal {
+        Some(p) => g.principal(p),
+        None => g,
+    }
+}
+
+fn call(tool: &str, args: Value) -> CallToolRequestParams {
+    let Value::Object(args) = args else {
+        panic!("arguments are an object")
+    };
+    CallToolRequestParams::new(tool.to_owned()).with_arguments(args)
+}
+
+fn text(result: &CallToolResult) -> String {
+    result
+        .content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect()
+}
+
+fn complete(response: CallToolResponse) -> CallToolResult {
+    match response {
+        CallToolResponse::Complete(r) => r,
+        other => panic!("expected a complete result, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn an_unverified_caller_sees_nothing_and_runs_nothing() {
+    let audit = Arc::new(MemorySink::default());
+    let client = connect(
+        replica(&gate(audit.clone()), None),
+        ProtocolVersion::V_2026_07_28,
+    )
+    .await;
+    assert!(client.list_tools(None).await.unwrap().tools.is_empty());
+    let result = complete(
+        client
+            .call_tool_once(call("read_doc", json!({"path": "a.md"})))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(result.is_error, Some(true));
+    assert!(
+        text(&result).contains("identity could not be verified"),
+        "{}",
+        text(&result)
+    );
+    assert_eq!(audit.events().len(), 1, "the refusal is audited");
+}
+
+#[tokio::test]
+async fn the_list_follows_list_policies_not_call_conditions() {
+    let g = gate(Arc::new(MemorySink::default()));
+    let reader = connect(
+        replica(&g, Some(Principal::new("rui"))),
+        ProtocolVersion::V_2026_07_28,
+    )
+    .await;
+    let names: Vec<String> = reader
+        .list_tools(None)
+        .await
+        .unwrap()
+        .tools
+        .iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    assert_eq!(names, ["leaky", "read_doc"]);
+
+    let editor = connect(
+        replica(&g, Some(Principal::new("eva").in_group("editors"))),
+        ProtocolVersion::V_2026_07_28,
+    )
+    .await;
+    let listed = editor.list_tools(None).await.unwrap().tools;
+    assert!(
+        listed.iter().any(|t| t.name == "edit_doc"),
+        "a condition on `path` does not hide the tool"
+    );
+    // ... but it does decide the call.
+    let draft = complete(
+        editor
+            .call_tool_once(call("edit_doc", json!({"path": "drafts/x.md"})))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(draft.is_error, Some(true));
+    let meta = draft.meta.unwrap();
+    let decision = &meta.0[DECISION_META_KEY];
+    assert_eq!(
+        decision["verdict"], "deny",
+        "a plain forbid is no approval question"
+    );
+    assert!(
+        decision["policies"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("no-drafts")),
+        "{decision}"
+    );
+}
+
+#[tokio::test]
+async fn an_approval_is_bound_to_its_caller_and_call_across_replicas() {
+    let g = gate(Arc::new(MemorySink::default()));
+    let ana_a = connect(
+        replica(&g, Some(Principal::new("ana"))),
+        ProtocolVersion::V_2026_07_28,
+    )
+    .await;
+    let asked = ana_a
+        .call_tool_once(call("edit_doc", json!({"path": "guide.md"})))
+        .await
+        .unwrap();
+    let CallToolResponse::InputRequired(asked) = asked else {
+        panic!("expected an input request, got {asked:?}");
+    };
+    let state = asked.request_state.clone().unwrap();
+    assert!(
+        asked
+            .input_requests
+            .unwrap()
+            .contains_key(APPROVAL_INPUT_KEY)
+    );
+
+    let mut yes = InputResponses::new();
+    yes.insert(
+        APPROVAL_INPUT_KEY.to_owned(),
+        json!({"action": "accept", "content": {"approve": true}}),
+    );
+    let retry = |args: Value| {
+        let mut p = call("edit_doc", args);
+        p.input_responses = Some(yes.clone());
+        p.request_state = Some(state.clone());
+        p
+    };
+
+    // Another principal on another replica cannot use it.
+    let bo_b = connect(
+        replica(&g, Some(Principal::new("bo"))),
+        ProtocolVersion::V_2026_07_28,
+    )
+    .await;
+    let stolen = complete(
+        bo_b.call_tool_once(retry(json!({"path": "guide.md"})))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(stolen.is_error, Some(true));
+    assert!(
+        text(&stolen).contains("different call"),
+        "{}",
+        text(&stolen)
+    );
+
+    // Accepting without ticking `approve` is not an approval.
+    let mut lukewarm = retry(json!({"path": "guide.md"}));
+    lukewarm.input_responses = Some(InputResponses::from([(
+        APPROVAL_INPUT_KEY.to_owned(),
+        json!({"action": "accept", "content": {"approve": false}}),
+    )]));
+    let lukewarm = complete(ana_a.call_tool_once(lukewarm).await.unwrap());
+    assert_eq!(lukewarm.is_error, Some(true));
+
+    // The same principal on a second replica (same key, same approval store) can.
+    let ana_b = connect(
+        replica(&g, Some(Principal::new("ana"))),
+        ProtocolVersion::V_2026_07_28,
+    )
+    .await;
+    let done = complete(
+        ana_b
+            .call_tool_once(retry(json!({"path": "guide.md"})))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(text(&done), "edited guide.md");
+    // Once.
+    let again = complete(
+        ana_a
+            .call_tool_once(retry(json!({"path": "guide.md"})))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(again.is_error, Some(true));
+
+    // A replica with another key does not accept the state at all.
+    let other = Guarded::new(Docs::new(), Arc::clone(&g), "docs")
+        .unwrap()
+        .principal(Principal::new("ana"));
+    let other = connect(other, ProtocolVersion::V_2026_07_28).await;
+    let foreign = complete(
+        other
+            .call_tool_once(retry(json!({"path": "guide.md"})))
+            .await
+            .unwrap(),
+    );
+    assert!(
+        text(&foreign).contains("not one this server issued"),
+        "{}",
+        text(&foreign)
+    );
+}
+
+#[tokio::test]
+async fn a_short_approval_key_is_refused() {
+    let g = gate(Arc::new(MemorySink::default()));
+    let err = Guarded::new(Docs::new(), g, "docs")
+        .unwrap()
+        .approval_key(b"short")
+        .unwrap_err();
+    assert!(err.to_string().contains("at least 32 bytes"), "{err}");
+}
+
+#[tokio::test]
+async fn handler_errors_reach_the_client_redacted() {
+    let audit = Arc::new(MemorySink::default());
+    let client = connect(
+        replica(&gate(audit.clone()), Some(Principal::new("ana"))),
+        ProtocolVersion::V_2026_07_28,
+    )
+    .await;
+    let err = client
+        .call_tool_once(call("leaky", json!({})))
+        .await
+        .unwrap_err();
+    let shown = format!("{err:?} {err}");
+    assert!(!shown.contains(TOKEN), "{shown}");
+    assert!(shown.contains("backend refused token"), "{shown}");
+    let events = serde_json::to_string(&audit.events()).unwrap();
+    assert!(!events.contains(TOKEN), "{events}");
+}
