@@ -11,6 +11,9 @@
 //! - `guard/1000`: `Gate::guard` with a trivial handler: authorize, the `started`
 //!   and `ok` audit events (arguments redacted) to an in-memory sink, and the
 //!   session update (the tools' output is untrusted, so each call taints).
+//! - `guard_redis/1000` (with `--features redis`): the same with the session store
+//!   on a `redis-server` the bench starts on loopback: one round trip to read the
+//!   session, one to record it.
 //!
 //! Run once as a test (`cargo test --benches`), only N = 10 and 100 are measured,
 //! to keep CI quick.
@@ -28,6 +31,15 @@ use mcpguard::policy::{
     AuditError, AuditEvent, AuditSink, BASELINE_POLICIES, Gate, PolicySource, Principal, ToolCall,
 };
 use std::sync::{Arc, Mutex};
+
+#[cfg(feature = "redis")]
+#[path = "../crates/policy/tests/support/redis_server.rs"]
+#[allow(
+    dead_code,
+    clippy::panic,
+    reason = "the tests' helper: the bench uses part of it, and stops on broken setup"
+)]
+mod redis_server;
 
 fn inventory(n: usize) -> Inventory {
     let mut toml = String::from(
@@ -138,6 +150,27 @@ fn bench(c: &mut Criterion) {
                         .expect("the call is allowed");
                 });
             });
+            #[cfg(feature = "redis")]
+            {
+                let server = redis_server::RedisServer::start();
+                let config = mcpguard::policy::RedisConfig::new(&server.url(), "bench")
+                    .expect("the bench Redis URL");
+                let on_redis = Gate::builder()
+                    .inventory(inventory(n))
+                    .tier(Tier::Team)
+                    .policies(PolicySource::baseline().with_str("per-tool.cedar", extra.clone()))
+                    .audit_sink(Arc::new(RingSink::default()))
+                    .session_store(Arc::new(mcpguard::policy::RedisSessionStore::new(config)))
+                    .build()
+                    .expect("the bench gate builds");
+                group.bench_with_input(BenchmarkId::new("guard_redis", n), &call, |b, call| {
+                    b.iter(|| {
+                        on_redis
+                            .guard(black_box(call), || Ok::<_, String>(()))
+                            .expect("the call is allowed");
+                    });
+                });
+            }
             let source = PolicySource::baseline().with_str("per-tool.cedar", extra.clone());
             group.bench_function(BenchmarkId::new("gate_swap", n), |b| {
                 b.iter(|| {

@@ -11,6 +11,8 @@ mod gate;
 mod guard;
 mod index;
 mod policies;
+#[cfg(feature = "redis")]
+mod redis_store;
 mod state;
 
 pub use audit::{
@@ -26,6 +28,8 @@ pub use error::{BuildError, BuildErrorKind, StoreError};
 pub use gate::{Gate, GateBuilder, Outcome, SCHEMA, ServerAction};
 pub use guard::{GuardError, ToolResult};
 pub use policies::{BASELINE_POLICIES, PolicySource};
+#[cfg(feature = "redis")]
+pub use redis_store::{REDIS_URL_VAR, RedisApprovalStore, RedisConfig, RedisSessionStore};
 pub use state::{
     ApprovalGrant, ApprovalStore, MemoryApprovalStore, MemorySessionStore, SessionKey,
     SessionState, SessionStore,
