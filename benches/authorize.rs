@@ -189,7 +189,7 @@ fn bench(c: &mut Criterion) {
                 {"uid": {"type": "Mcp::Server", "id": "bench"}, "attrs": {"owner": "perf", "third_party": false, "review": "first_party", "pinned": true}, "parents": []},
                 {"uid": {"type": "Mcp::Tool", "id": format!("bench/tool_{target}")}, "attrs": {
                     "name": format!("tool_{target}"), "server": "bench", "data_level": 1, "data_classes": ["internal"],
-                    "actions": ["read"], "read_only": true, "destructive": false, "egress": false, "reach": "none",
+                    "actions": ["read"], "read_only": true, "destructive": false, "egress": false, "has_destination": false, "reach": "none",
                     "untrusted_output": false, "approval_required": false, "risk": 2, "third_party": false, "review": "first_party"
                 }, "parents": [{"type": "Mcp::Server", "id": "bench"}]}
             ]),
@@ -197,7 +197,8 @@ fn bench(c: &mut Criterion) {
         )
         .expect("the bench entities parse");
         let context = Context::from_json_value(
-            serde_json::json!({"tier": "team", "session": {"tainted": false, "private_data": false}, "approved": false, "purpose": "", "args": {}}),
+            serde_json::json!({"tier": "team", "session": {"tainted": false, "private_data": false}, "approved": false, "purpose": "",
+                "destination": {"kind": "none", "valid": false, "scheme": "", "host": "", "port": 0, "class": "", "allowed": false}, "args": {}}),
             None,
         )
         .expect("the bench context parses");

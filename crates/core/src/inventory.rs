@@ -30,6 +30,14 @@
 //! fingerprint = "sha256:…"                  # pinned tool definition (optional)
 //! annotations = { readOnlyHint = true }     # hints the server reports (optional)
 //! target = "path"                           # the argument audit names as the target
+//!
+//! [[servers.tools]]
+//! name = "fetch"
+//! actions = ["read", "egress"]
+//! reach = "public"
+//! # where the call sends data: url | host | host_port | email, and the hosts it
+//! # may reach without approval in team and production (egress control)
+//! destination = { argument = "url", kind = "url", allow = ["docs.rs", "*.github.com"] }
 //! ```
 
 use std::collections::{BTreeSet, HashSet};
@@ -122,6 +130,105 @@ pub struct ToolProfile {
     /// (`path`, `url`) or a JSON pointer into the arguments (`/options/file`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
+    /// Where the tool sends data: the argument that holds the destination, its
+    /// form, and the hosts it may reach without approval (egress control).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<DestinationSpec>,
+}
+
+/// The destination argument of a tool that reaches the network.
+///
+/// ```toml
+/// destination = { argument = "url", kind = "url", allow = ["docs.rs", "*.github.com"] }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct DestinationSpec {
+    /// The argument that holds it: a name (`url`) or a JSON pointer (`/target/host`).
+    pub argument: String,
+    /// What form it takes.
+    pub kind: DestinationKind,
+    /// Hosts the tool may reach without a person's approval in the team and
+    /// production tiers: exact names (`docs.rs`), subdomains (`*.github.com`, not
+    /// `github.com` itself), or IP literals (`203.0.113.7`, `2001:db8::1`).
+    #[serde(default)]
+    pub allow: Vec<String>,
+}
+
+impl DestinationSpec {
+    /// A destination argument with an empty allowlist.
+    pub fn new(argument: impl Into<String>, kind: DestinationKind) -> Self {
+        Self {
+            argument: argument.into(),
+            kind,
+            allow: Vec::new(),
+        }
+    }
+
+    /// The destination argument's value in a call: a string, or `None` when the
+    /// argument is missing or not a string.
+    pub fn value_in<'a>(&self, arguments: &'a serde_json::Value) -> Option<&'a str> {
+        let value = if self.argument.starts_with('/') {
+            arguments.pointer(&self.argument)
+        } else {
+            arguments.get(&self.argument)
+        }?;
+        value.as_str()
+    }
+}
+
+/// The form a destination argument takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum DestinationKind {
+    /// A URL: `https://docs.rs/serde`.
+    Url,
+    /// A host name or IP address: `api.example.com`, `10.0.0.7`, `::1`.
+    Host,
+    /// A host and a port: `db.example.com:5432`, `[::1]:8080`.
+    HostPort,
+    /// An email address; its domain is the destination.
+    Email,
+}
+
+impl DestinationKind {
+    /// Its name in an inventory file.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Url => "url",
+            Self::Host => "host",
+            Self::HostPort => "host_port",
+            Self::Email => "email",
+        }
+    }
+}
+
+/// A destination spec's problem: the sub-path and what to write instead.
+fn check_destination(d: &DestinationSpec) -> Result<(), (String, String)> {
+    if d.argument.trim().is_empty() {
+        return Err((
+            ".argument".to_owned(),
+            "`argument` names the argument that holds the destination (`argument = \"url\"`) or a JSON pointer (`/target/host`)".to_owned(),
+        ));
+    }
+    for (i, entry) in d.allow.iter().enumerate() {
+        let host = entry.strip_prefix("*.").unwrap_or(entry);
+        let bad = host.is_empty()
+            || host.contains(['*', '/', '@', ' ', '\t'])
+            || host.contains("://")
+            || host.starts_with('.');
+        if bad {
+            return Err((
+                format!(".allow[{i}]"),
+                format!(
+                    "`{entry}` is not a host: write a name (`docs.rs`), a subdomain wildcard (`*.github.com`) or an IP address, without scheme, port or path"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 impl ToolProfile {
@@ -140,6 +247,7 @@ impl ToolProfile {
             fingerprint: None,
             annotations: None,
             target: None,
+            destination: None,
         }
     }
 
@@ -811,6 +919,10 @@ impl Inventory {
                         format!("{at}.target"),
                         "`target` names an argument (`target = \"path\"`) or a JSON pointer (`target = \"/options/file\"`)".to_owned(),
                     ));
+                }
+                if let Some(d) = &tool.destination {
+                    check_destination(d)
+                        .map_err(|(sub, msg)| invalid(format!("{at}.destination{sub}"), msg))?;
                 }
                 if tool.data_classes.is_empty() {
                     tool.data_classes = server.data_classes.clone();

@@ -12,8 +12,8 @@ mod taxonomy;
 pub use error::{InventoryError, InventoryErrorKind, NameError, Position};
 pub use fingerprint::{Fingerprint, FingerprintError, canonical_json};
 pub use inventory::{
-    CredentialSource, INVENTORY_VERSION, Inventory, Provenance, ReviewState, ServerRecord,
-    ThirdParty, ToolProfile, Transport,
+    CredentialSource, DestinationKind, DestinationSpec, INVENTORY_VERSION, Inventory, Provenance,
+    ReviewState, ServerRecord, ThirdParty, ToolProfile, Transport,
 };
 pub use launch::{Control, ControlFailure, LaunchGate, LaunchReport, Tier, ToolRisk};
 pub use names::{Owner, ServerId, ToolName};

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use crate::egress::Destination;
 use cedar_policy::{
     Authorizer, Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, PolicySet, Request,
     RestrictedExpression, Schema,
@@ -459,6 +460,68 @@ fn server_attrs(server: &ServerRecord) -> HashMap<String, RestrictedExpression> 
     ])
 }
 
+/// `context.destination`: the call's destination parsed and classified by the
+/// tool's spec, or `kind: "none"` for a tool without one.
+fn destination_context(profile: &ToolProfile, arguments: &Value) -> RestrictedExpression {
+    let (kind, parsed, allowed) = match &profile.destination {
+        None => ("none", None, false),
+        Some(spec) => {
+            let parsed = Destination::of_call(spec, arguments).ok();
+            let allowed = parsed.as_ref().is_some_and(|d| d.is_allowed(&spec.allow));
+            (spec.kind.as_str(), parsed, allowed)
+        }
+    };
+    let text = |s: &str| RestrictedExpression::new_string(s.to_owned());
+    let mut fields = vec![
+        ("kind".to_owned(), text(kind)),
+        (
+            "valid".to_owned(),
+            RestrictedExpression::new_bool(parsed.is_some()),
+        ),
+        (
+            "allowed".to_owned(),
+            RestrictedExpression::new_bool(allowed),
+        ),
+    ];
+    match &parsed {
+        Some(d) => {
+            fields.push(("scheme".to_owned(), text(d.scheme())));
+            fields.push(("host".to_owned(), text(d.host())));
+            fields.push((
+                "port".to_owned(),
+                RestrictedExpression::new_long(i64::from(d.port().unwrap_or(0))),
+            ));
+            fields.push(("class".to_owned(), text(d.class().as_str())));
+            if let Some(ip) = d.ip() {
+                fields.push((
+                    "ip".to_owned(),
+                    RestrictedExpression::new_ip(ip.to_string()),
+                ));
+            }
+        }
+        None => {
+            fields.push(("scheme".to_owned(), text("")));
+            fields.push(("host".to_owned(), text("")));
+            fields.push(("port".to_owned(), RestrictedExpression::new_long(0)));
+            fields.push(("class".to_owned(), text("")));
+        }
+    }
+    // Distinct literal keys: building the record cannot fail; if it ever did, an
+    // invalid destination is the fail-closed reading.
+    RestrictedExpression::new_record(fields).unwrap_or_else(|_| {
+        RestrictedExpression::new_record([
+            ("kind".to_owned(), text(kind)),
+            ("valid".to_owned(), RestrictedExpression::new_bool(false)),
+            ("allowed".to_owned(), RestrictedExpression::new_bool(false)),
+            ("scheme".to_owned(), text("")),
+            ("host".to_owned(), text("")),
+            ("port".to_owned(), RestrictedExpression::new_long(0)),
+            ("class".to_owned(), text("")),
+        ])
+        .unwrap_or_else(|_| RestrictedExpression::new_bool(false))
+    })
+}
+
 fn tool_attrs(server: &ServerRecord, tool: &ToolProfile) -> HashMap<String, RestrictedExpression> {
     let (third_party, review) = match &server.provenance {
         Provenance::ThirdParty(t) => (true, t.review.as_str()),
@@ -501,6 +564,10 @@ fn tool_attrs(server: &ServerRecord, tool: &ToolProfile) -> HashMap<String, Rest
             RestrictedExpression::new_bool(tool.is_destructive()),
         ),
         ("egress".to_owned(), RestrictedExpression::new_bool(egress)),
+        (
+            "has_destination".to_owned(),
+            RestrictedExpression::new_bool(tool.destination.is_some()),
+        ),
         (
             "reach".to_owned(),
             RestrictedExpression::new_string(tool.reach.to_string()),
@@ -1051,6 +1118,10 @@ impl Gate {
                 RestrictedExpression::new_string(
                     call.purpose_text().unwrap_or_default().to_owned(),
                 ),
+            ),
+            (
+                "destination".to_owned(),
+                destination_context(&entry.profile, call.arguments_value()),
             ),
             ("args".to_owned(), args),
         ])

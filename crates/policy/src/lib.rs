@@ -6,6 +6,7 @@ mod audit;
 mod call;
 mod credentials;
 mod decision;
+mod egress;
 mod error;
 mod gate;
 mod guard;
@@ -24,6 +25,7 @@ pub use credentials::{
     CredentialError, CredentialErrorKind, CredentialResolver, EnvResolver, FileResolver,
 };
 pub use decision::{ApprovalRequest, Decision, Explanation, PolicyOutcome, Verdict};
+pub use egress::{Destination, EgressError, HostClass, classify_ip};
 pub use error::{BuildError, BuildErrorKind, StoreError};
 pub use gate::{Gate, GateBuilder, Outcome, SCHEMA, ServerAction};
 pub use guard::{GuardError, ToolResult};

@@ -1,0 +1,419 @@
+//! Egress control: where a call sends data, parsed and classified before the
+//! handler runs.
+//!
+//! The inventory names a tool's destination argument and its form
+//! ([`DestinationSpec`]); the gate parses the argument with a real URL parser (the
+//! `url` crate, WHATWG rules: IDNA, case, IPv4 in decimal, octal and hex, default
+//! ports), strips userinfo, and classifies the host ([`HostClass`]). Policies see
+//! the result as `context.destination`.
+//!
+//! **Names are judged by their name.** The gate does not resolve DNS: a name that
+//! resolves to `169.254.169.254` (`169.254.169.254.nip.io`) is `public` here. A
+//! handler that connects must connect to an address it checked, or a name can be
+//! re-pointed between the check and the connection (DNS rebinding):
+//! [`Destination::resolve`] resolves once, refuses any address whose class differs
+//! from what the policy allowed, and returns the checked socket addresses to
+//! connect to.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs as _};
+
+use mcpguard_core::{DestinationKind, DestinationSpec};
+use url::{Host, Url};
+
+/// What kind of place a host is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum HostClass {
+    /// This machine: `127.0.0.0/8`, `::1`, `0.0.0.0`, `::`, `localhost`.
+    Loopback,
+    /// A private network: RFC 1918, shared address space (`100.64.0.0/10`),
+    /// unique-local IPv6 (`fc00::/7`), and names under `.internal`, `.local`,
+    /// `.localdomain`, `.lan`, `.home.arpa`, `.corp`, `.intranet`.
+    Private,
+    /// Link-local: `169.254.0.0/16`, `fe80::/10`.
+    LinkLocal,
+    /// A cloud metadata endpoint, which hands out credentials:
+    /// `169.254.169.254`, `169.254.170.2`, `fd00:ec2::254`, `100.100.100.200`,
+    /// `metadata.google.internal`, `metadata`, `instance-data`.
+    Metadata,
+    /// Not a destination on the internet: multicast, broadcast, documentation and
+    /// reserved ranges.
+    Reserved,
+    /// Anything else.
+    Public,
+}
+
+impl HostClass {
+    /// Its name in policies: `loopback`, `private`, `link_local`, `metadata`,
+    /// `reserved`, `public`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Loopback => "loopback",
+            Self::Private => "private",
+            Self::LinkLocal => "link_local",
+            Self::Metadata => "metadata",
+            Self::Reserved => "reserved",
+            Self::Public => "public",
+        }
+    }
+}
+
+impl fmt::Display for HostClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a destination cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct EgressError {
+    message: String,
+}
+
+impl EgressError {
+    fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+        }
+    }
+}
+
+/// A parsed, normalised destination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Destination {
+    kind: DestinationKind,
+    scheme: String,
+    host: String,
+    ip: Option<IpAddr>,
+    port: Option<u16>,
+    class: HostClass,
+}
+
+/// The most characters of a destination the gate parses.
+const MAX_LEN: usize = 4096;
+
+impl Destination {
+    /// Parses `text` as a destination of `kind`.
+    ///
+    /// # Errors
+    ///
+    /// [`EgressError`] when it is empty, too long, not of that form, or has no
+    /// host. The message never repeats the text (it may carry credentials).
+    pub fn parse(kind: DestinationKind, text: &str) -> Result<Self, EgressError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(EgressError::new("the destination is empty"));
+        }
+        if text.len() > MAX_LEN {
+            return Err(EgressError::new(format!(
+                "the destination is longer than {MAX_LEN} bytes"
+            )));
+        }
+        let (scheme, host, port) = match kind {
+            DestinationKind::Url => {
+                let url = Url::parse(text)
+                    .map_err(|e| EgressError::new(format!("the destination is not a URL ({e})")))?;
+                let host = url
+                    .host()
+                    .ok_or_else(|| EgressError::new("the URL has no host"))?
+                    .to_owned();
+                (url.scheme().to_owned(), host, url.port_or_known_default())
+            }
+            DestinationKind::Host => (String::new(), parse_host(text)?, None),
+            DestinationKind::HostPort => {
+                let (host, port) = split_host_port(text)?;
+                (String::new(), parse_host(host)?, Some(port))
+            }
+            DestinationKind::Email => {
+                let (local, domain) = text
+                    .rsplit_once('@')
+                    .ok_or_else(|| EgressError::new("an email address has an `@`"))?;
+                if local.is_empty() || local.contains(char::is_whitespace) {
+                    return Err(EgressError::new(
+                        "the email address has no valid local part",
+                    ));
+                }
+                // An address literal: `[192.0.2.1]` or `[IPv6:2001:db8::1]` (RFC 5321).
+                let host = match domain.strip_prefix('[').and_then(|d| d.strip_suffix(']')) {
+                    Some(literal) => literal
+                        .strip_prefix("IPv6:")
+                        .map_or_else(
+                            || literal.parse::<Ipv4Addr>().ok().map(Host::Ipv4),
+                            |v6| v6.parse::<Ipv6Addr>().ok().map(Host::Ipv6),
+                        )
+                        .ok_or_else(|| {
+                            EgressError::new("the email address literal is not an IP address")
+                        })?,
+                    None => parse_host(domain)?,
+                };
+                ("mailto".to_owned(), host, None)
+            }
+            _ => {
+                return Err(EgressError::new(
+                    "this form of destination is not known to this version of the gate",
+                ));
+            }
+        };
+        let (host, ip) = match host {
+            Host::Domain(name) => {
+                let name = name.trim_end_matches('.').to_ascii_lowercase();
+                if name.is_empty() {
+                    return Err(EgressError::new("the destination has an empty host"));
+                }
+                (name, None)
+            }
+            Host::Ipv4(v4) => (v4.to_string(), Some(IpAddr::V4(v4))),
+            Host::Ipv6(v6) => (v6.to_string(), Some(IpAddr::V6(v6))),
+        };
+        let class = ip.map_or_else(|| classify_name(&host), classify_ip);
+        Ok(Self {
+            kind,
+            scheme,
+            host,
+            ip,
+            port,
+            class,
+        })
+    }
+
+    /// The destination of a call by a tool's spec: `None` when the argument is
+    /// missing or not a string.
+    ///
+    /// # Errors
+    ///
+    /// As [`Destination::parse`], and when the argument is missing.
+    pub fn of_call(
+        spec: &DestinationSpec,
+        arguments: &serde_json::Value,
+    ) -> Result<Self, EgressError> {
+        let text = spec.value_in(arguments).ok_or_else(|| {
+            EgressError::new(format!(
+                "the destination argument `{}` is missing or not a string",
+                spec.argument
+            ))
+        })?;
+        Self::parse(spec.kind, text)
+    }
+
+    /// Its form.
+    pub fn kind(&self) -> DestinationKind {
+        self.kind
+    }
+
+    /// The URL scheme, lowercase (`""` for hosts, `mailto` for email).
+    pub fn scheme(&self) -> &str {
+        &self.scheme
+    }
+
+    /// The host: a lowercase ASCII name (IDNA applied, trailing dot removed) or an
+    /// IP address in its canonical form.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The IP address, when the host is one.
+    pub fn ip(&self) -> Option<IpAddr> {
+        self.ip
+    }
+
+    /// The port, explicit or the scheme's default.
+    pub fn port(&self) -> Option<u16> {
+        self.port
+    }
+
+    /// The class of the host.
+    pub fn class(&self) -> HostClass {
+        self.class
+    }
+
+    /// Whether the host is on `allow`: an exact name or IP, or `*.domain` for any
+    /// name under `domain` (not `domain` itself). Case and a trailing dot are
+    /// ignored; an IP matches only an IP entry.
+    pub fn is_allowed(&self, allow: &[String]) -> bool {
+        allow.iter().any(|entry| {
+            let entry = entry.trim().trim_end_matches('.').to_ascii_lowercase();
+            if let Some(ip) = self.ip {
+                let literal = entry.trim_start_matches('[').trim_end_matches(']');
+                return literal.parse::<IpAddr>().is_ok_and(|e| e == ip);
+            }
+            match entry.strip_prefix("*.") {
+                Some(domain) => self
+                    .host
+                    .strip_suffix(domain)
+                    .is_some_and(|rest| rest.len() > 1 && rest.ends_with('.')),
+                None => self.host == entry,
+            }
+        })
+    }
+
+    /// Resolves the host once and returns the addresses to connect to, refusing
+    /// any whose class is not the destination's own (a public name that resolves
+    /// to a private, loopback or metadata address is refused). Connect to exactly
+    /// these, and do not resolve again.
+    ///
+    /// # Errors
+    ///
+    /// The destination has no port, the name does not resolve, or an address of
+    /// another class came back.
+    pub fn resolve(&self) -> Result<Vec<SocketAddr>, EgressError> {
+        let port = self
+            .port
+            .ok_or_else(|| EgressError::new("the destination has no port to connect to"))?;
+        let addrs: Vec<SocketAddr> = match self.ip {
+            Some(ip) => vec![SocketAddr::new(ip, port)],
+            None => (self.host.as_str(), port)
+                .to_socket_addrs()
+                .map_err(|e| EgressError::new(format!("`{}` does not resolve: {e}", self.host)))?
+                .collect(),
+        };
+        if addrs.is_empty() {
+            return Err(EgressError::new(format!(
+                "`{}` resolved to no address",
+                self.host
+            )));
+        }
+        if let Some(bad) = addrs.iter().find(|a| classify_ip(a.ip()) != self.class) {
+            return Err(EgressError::new(format!(
+                "`{}` resolves to {}, a {} address, but was allowed as {}",
+                self.host,
+                bad.ip(),
+                classify_ip(bad.ip()),
+                self.class
+            )));
+        }
+        Ok(addrs)
+    }
+}
+
+fn parse_host(text: &str) -> Result<Host, EgressError> {
+    // A bare IPv6 address is a host too.
+    if let Ok(v6) = text.parse::<Ipv6Addr>() {
+        return Ok(Host::Ipv6(v6));
+    }
+    if text.contains(['/', '?', '#', '@', ' ']) {
+        return Err(EgressError::new(
+            "a host is a name or an IP address, without scheme, user, path or spaces",
+        ));
+    }
+    Host::parse(text).map_err(|e| EgressError::new(format!("the host is not valid ({e})")))
+}
+
+fn split_host_port(text: &str) -> Result<(&str, u16), EgressError> {
+    let (host, port) = text
+        .rsplit_once(':')
+        .ok_or_else(|| EgressError::new("a host and port is written `host:port`"))?;
+    if host.contains(':') && !(host.starts_with('[') && host.ends_with(']')) {
+        return Err(EgressError::new(
+            "an IPv6 address with a port is written `[addr]:port`",
+        ));
+    }
+    let port = port
+        .parse::<u16>()
+        .map_err(|_| EgressError::new("the port is not a number from 0 to 65535"))?;
+    Ok((host, port))
+}
+
+/// Names with a class of their own; every other name is `public`.
+fn classify_name(name: &str) -> HostClass {
+    const METADATA: [&str; 5] = [
+        "metadata.google.internal",
+        "metadata.goog",
+        "metadata",
+        "instance-data",
+        "instance-data.ec2.internal",
+    ];
+    const PRIVATE_SUFFIXES: [&str; 7] = [
+        ".internal",
+        ".local",
+        ".localdomain",
+        ".lan",
+        ".home.arpa",
+        ".corp",
+        ".intranet",
+    ];
+    if METADATA.contains(&name) {
+        return HostClass::Metadata;
+    }
+    if name == "localhost" || name.ends_with(".localhost") {
+        return HostClass::Loopback;
+    }
+    if PRIVATE_SUFFIXES
+        .iter()
+        .any(|s| name.ends_with(s) || Some(name) == s.strip_prefix('.'))
+    {
+        return HostClass::Private;
+    }
+    HostClass::Public
+}
+
+/// The class of an IP address. IPv4 addresses carried in IPv6 (mapped,
+/// compatible, NAT64, 6to4) are judged by the IPv4 address.
+pub fn classify_ip(ip: IpAddr) -> HostClass {
+    match ip {
+        IpAddr::V4(v4) => classify_v4(v4),
+        IpAddr::V6(v6) => classify_v6(v6),
+    }
+}
+
+fn classify_v4(ip: Ipv4Addr) -> HostClass {
+    let [a, b, c, d] = ip.octets();
+    match (a, b, c, d) {
+        (169, 254, 169, 254) | (169, 254, 170, 2) | (100, 100, 100, 200) => HostClass::Metadata,
+        (127, ..) | (0, ..) => HostClass::Loopback,
+        (10, ..) | (192, 168, ..) => HostClass::Private,
+        (172, b, ..) if (16..=31).contains(&b) => HostClass::Private,
+        (100, b, ..) if (64..=127).contains(&b) => HostClass::Private,
+        (169, 254, ..) => HostClass::LinkLocal,
+        // Documentation, benchmarking, IETF protocol assignments, multicast,
+        // reserved and broadcast.
+        (192, 0, 0 | 2, _) | (198, 51, 100, _) | (203, 0, 113, _) => HostClass::Reserved,
+        (198, 18 | 19, ..) => HostClass::Reserved,
+        (224..=255, ..) => HostClass::Reserved,
+        _ => HostClass::Public,
+    }
+}
+
+fn classify_v6(ip: Ipv6Addr) -> HostClass {
+    let s = ip.segments();
+    if ip == Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254) {
+        return HostClass::Metadata;
+    }
+    if ip.is_loopback() || ip.is_unspecified() {
+        return HostClass::Loopback;
+    }
+    let embedded = |hi: u16, lo: u16| {
+        let [h0, h1] = hi.to_be_bytes();
+        let [l0, l1] = lo.to_be_bytes();
+        classify_v4(Ipv4Addr::new(h0, h1, l0, l1))
+    };
+    match s {
+        // IPv4-mapped ::ffff:a.b.c.d and IPv4-compatible ::a.b.c.d.
+        [0, 0, 0, 0, 0, 0xffff, hi, lo] | [0, 0, 0, 0, 0, 0, hi, lo] => embedded(hi, lo),
+        // NAT64 64:ff9b::a.b.c.d.
+        [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => embedded(hi, lo),
+        // 6to4 2002:aabb:ccdd::.
+        [0x2002, hi, lo, ..] => embedded(hi, lo),
+        [first, ..] if first & 0xfe00 == 0xfc00 => HostClass::Private,
+        [first, ..] if first & 0xffc0 == 0xfe80 => HostClass::LinkLocal,
+        [first, ..] if first & 0xff00 == 0xff00 => HostClass::Reserved,
+        [0x2001, 0x0db8, ..] => HostClass::Reserved,
+        _ => HostClass::Public,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_ipv4_is_judged_by_it() {
+        let c = |s: &str| classify_ip(s.parse().unwrap());
+        assert_eq!(c("::ffff:127.0.0.1"), HostClass::Loopback);
+        assert_eq!(c("::ffff:169.254.169.254"), HostClass::Metadata);
+        assert_eq!(c("64:ff9b::10.0.0.1"), HostClass::Private);
+        assert_eq!(c("2002:a9fe:a9fe::"), HostClass::Metadata);
+        assert_eq!(c("2606:4700::1111"), HostClass::Public);
+    }
+}
