@@ -59,7 +59,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mcpguard_core::Fingerprint;
+use mcpguard_core::{Fingerprint, Sanitized};
 use mcpguard_policy::{
     ApprovalGrant, Decision, Gate, GuardError, Principal, ServerAction, ToolCall, ToolResult,
     Verdict,
@@ -611,6 +611,21 @@ impl ToolResult for Response {
 
     fn is_error(&self) -> bool {
         matches!(&self.0, CallToolResponse::Complete(r) if r.is_error == Some(true))
+    }
+
+    fn sanitize_text(&mut self) -> Sanitized {
+        let CallToolResponse::Complete(result) = &mut self.0 else {
+            return Sanitized::default();
+        };
+        let Ok(mut value) = serde_json::to_value(&*result) else {
+            *result = withheld();
+            return Sanitized::default();
+        };
+        let removed = value.sanitize_text();
+        if !removed.is_empty() {
+            *result = serde_json::from_value(value).unwrap_or_else(|_| withheld());
+        }
+        removed
     }
 }
 

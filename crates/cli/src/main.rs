@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use mcpguard_core::{Fingerprint, Inventory, LaunchGate, Tier};
+use mcpguard_core::{Definitions, Fingerprint, Inventory, LaunchGate, Tier};
 use mcpguard_policy::{
     Gate, MemorySessionStore, PolicySource, Principal, SessionKey, SessionState, SessionStore,
     ToolCall, verify_chain,
@@ -91,6 +91,10 @@ enum InventoryCommand {
         /// The tier to check against.
         #[arg(long, value_enum)]
         tier: TierArg,
+        /// A server's `tools/list` output, as SERVER=FILE (repeatable): its tool
+        /// definitions are linted (control `tool-definitions-clean`).
+        #[arg(long = "tools", value_name = "SERVER=FILE")]
+        tools: Vec<String>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
@@ -185,8 +189,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Inventory {
-            command: InventoryCommand::Check { file, tier, format },
-        } => inventory_check(&file, tier.into(), format),
+            command:
+                InventoryCommand::Check {
+                    file,
+                    tier,
+                    tools,
+                    format,
+                },
+        } => inventory_check(&file, tier.into(), &tools, format),
         Command::Inventory {
             command: InventoryCommand::Risk { file, format },
         } => inventory_risk(&file, format),
@@ -242,8 +252,35 @@ fn json_out(value: &impl serde::Serialize) -> Result<(), Failure> {
     Ok(())
 }
 
-fn inventory_check(file: &Path, tier: Tier, format: Format) -> Outcome {
-    let report = LaunchGate::evaluate(&load(file)?, tier);
+fn inventory_check(file: &Path, tier: Tier, tools: &[String], format: Format) -> Outcome {
+    let inventory = load(file)?;
+    let report = if tools.is_empty() {
+        LaunchGate::evaluate(&inventory, tier)
+    } else {
+        let redactor = Redactor::new().map_err(|e| bad(e.to_string()))?;
+        let secrets = |text: &str| -> Vec<std::ops::Range<usize>> {
+            redactor
+                .find(text)
+                .iter()
+                .map(mcpguard_redact::Finding::span)
+                .collect()
+        };
+        let mut definitions = Definitions::new().secrets(&secrets);
+        for spec in tools {
+            let (server, path) = spec.split_once('=').ok_or_else(|| {
+                bad(format!(
+                    "--tools {spec}: write SERVER=FILE, for example --tools github=tools.json"
+                ))
+            })?;
+            if inventory.server(server).is_none() {
+                return Err(bad(format!(
+                    "--tools {spec}: server `{server}` is not in the inventory"
+                )));
+            }
+            definitions = definitions.server(server, Value::Array(tool_list(Path::new(path))?));
+        }
+        LaunchGate::evaluate_with_definitions(&inventory, tier, &definitions)
+    };
     match format {
         Format::Json => json_out(&report)?,
         Format::Text => say!("{}", report.to_string().trim_end()),
@@ -289,22 +326,28 @@ fn inventory_risk(file: &Path, format: Format) -> Outcome {
 }
 
 /// The fingerprint of every tool in a tools/list answer, by name.
-fn fingerprints(tools: &Path) -> Result<Vec<(String, Fingerprint)>, Failure> {
+/// The tool definitions of a `tools/list` output file.
+fn tool_list(tools: &Path) -> Result<Vec<Value>, Failure> {
     let text = std::fs::read_to_string(tools)
         .map_err(|e| bad(format!("{}: cannot read: {e}", tools.display())))?;
     let value: Value = serde_json::from_str(&text)
         .map_err(|e| bad(format!("{}: not JSON: {e}", tools.display())))?;
-    let list = value
+    value
         .pointer("/result/tools")
         .or_else(|| value.get("tools"))
         .unwrap_or(&value)
         .as_array()
+        .cloned()
         .ok_or_else(|| {
             bad(format!(
                 "{}: no tool list (`tools`, `result.tools` or an array)",
                 tools.display()
             ))
-        })?;
+        })
+}
+
+fn fingerprints(tools: &Path) -> Result<Vec<(String, Fingerprint)>, Failure> {
+    let list = tool_list(tools)?;
     list.iter()
         .enumerate()
         .map(|(i, t)| {

@@ -16,8 +16,13 @@
 //! | `third-party-pinned` | team, production | a third-party server's version is missing or floating |
 //! | `tool-fingerprint-pinned` | production | a third-party tool has no pinned fingerprint |
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
+
+use serde_json::Value;
+
+use crate::lint::{Linter, SecretFinder};
 
 use serde::Serialize;
 
@@ -97,11 +102,16 @@ pub enum Control {
     ThirdPartyPinned,
     /// Third-party tools have pinned fingerprints.
     ToolFingerprintPinned,
+    /// Third-party tool definitions carry nothing the lint finds (hidden
+    /// characters, instructions to the model, references to other servers' tools,
+    /// secrets). Checked only when the definitions are given
+    /// ([`LaunchGate::evaluate_with_definitions`]).
+    ToolDefinitionsClean,
 }
 
 impl Control {
     /// Every control, in report order.
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 11] = [
         Self::OwnerPresent,
         Self::CredentialSource,
         Self::AnnotationsConsistent,
@@ -112,6 +122,7 @@ impl Control {
         Self::ThirdPartyReviewed,
         Self::ThirdPartyPinned,
         Self::ToolFingerprintPinned,
+        Self::ToolDefinitionsClean,
     ];
 
     /// The stable id, as in reports.
@@ -127,6 +138,7 @@ impl Control {
             Self::ThirdPartyReviewed => "third-party-reviewed",
             Self::ThirdPartyPinned => "third-party-pinned",
             Self::ToolFingerprintPinned => "tool-fingerprint-pinned",
+            Self::ToolDefinitionsClean => "tool-definitions-clean",
         }
     }
 
@@ -141,7 +153,8 @@ impl Control {
             | Self::ReadWriteSplit
             | Self::ApprovalRequired
             | Self::ThirdPartyReviewed
-            | Self::ThirdPartyPinned => Tier::Team,
+            | Self::ThirdPartyPinned
+            | Self::ToolDefinitionsClean => Tier::Team,
             Self::ToolFingerprintPinned => Tier::Production,
         }
     }
@@ -246,12 +259,42 @@ impl LaunchGate {
     /// assert!(LaunchGate::evaluate(&inv, Tier::Personal).failures_of(Control::ApprovalRequired).next().is_none());
     /// # Ok::<(), mcpguard_core::InventoryError>(())
     /// ```
+    ///
+    /// [`Control::ToolDefinitionsClean`] needs the servers' tool definitions and is
+    /// not checked (nor listed) here; see [`LaunchGate::evaluate_with_definitions`].
     pub fn evaluate(inventory: &Inventory, tier: Tier) -> LaunchReport {
-        let controls: Vec<Control> = Control::for_tier(tier).collect();
+        Self::report(inventory, tier, None)
+    }
+
+    /// [`LaunchGate::evaluate`], and from the team tier up
+    /// [`Control::ToolDefinitionsClean`]: the given third-party servers' tool
+    /// definitions are linted ([`crate::Linter`], knowing every other server's id
+    /// and tool names), and each finding fails the control.
+    pub fn evaluate_with_definitions(
+        inventory: &Inventory,
+        tier: Tier,
+        definitions: &Definitions<'_>,
+    ) -> LaunchReport {
+        Self::report(inventory, tier, Some(definitions))
+    }
+
+    fn report(
+        inventory: &Inventory,
+        tier: Tier,
+        definitions: Option<&Definitions<'_>>,
+    ) -> LaunchReport {
+        let controls: Vec<Control> = Control::for_tier(tier)
+            .filter(|c| *c != Control::ToolDefinitionsClean || definitions.is_some())
+            .collect();
         let mut failures = Vec::new();
         for &control in &controls {
             for server in inventory.servers() {
-                check(control, server, &mut failures);
+                match (control, definitions) {
+                    (Control::ToolDefinitionsClean, Some(d)) => {
+                        check_definitions(inventory, server, d, &mut failures);
+                    }
+                    _ => check(control, server, &mut failures),
+                }
             }
         }
         let mut risks: Vec<ToolRisk> = inventory
@@ -272,6 +315,112 @@ impl LaunchGate {
             risks,
         }
     }
+}
+
+/// Servers' tool definitions as `tools/list` returns them, for
+/// [`LaunchGate::evaluate_with_definitions`].
+#[derive(Default)]
+pub struct Definitions<'a> {
+    by_server: BTreeMap<String, Value>,
+    secrets: Option<SecretFinder<'a>>,
+}
+
+impl fmt::Debug for Definitions<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Definitions")
+            .field("servers", &self.by_server.keys().collect::<Vec<_>>())
+            .field("secrets", &self.secrets.is_some())
+            .finish()
+    }
+}
+
+impl<'a> Definitions<'a> {
+    /// No definitions yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The `tools/list` of server `id` (an array of tools, or an object with a
+    /// `tools` array).
+    #[must_use]
+    pub fn server(mut self, id: impl Into<String>, tools: Value) -> Self {
+        self.by_server.insert(id.into(), tools);
+        self
+    }
+
+    /// How to find secrets in definitions (a redactor's `find`).
+    #[must_use]
+    pub fn secrets(mut self, finder: SecretFinder<'a>) -> Self {
+        self.secrets = Some(finder);
+        self
+    }
+}
+
+fn check_definitions(
+    inventory: &Inventory,
+    server: &ServerRecord,
+    definitions: &Definitions<'_>,
+    out: &mut Vec<ControlFailure>,
+) {
+    if server.provenance.third_party().is_none() {
+        return;
+    }
+    let Some(tools) = definitions.by_server.get(server.id.as_str()) else {
+        return;
+    };
+    let others = inventory
+        .servers()
+        .iter()
+        .filter(|s| s.id != server.id)
+        .flat_map(|s| {
+            std::iter::once(s.id.to_string()).chain(s.tools.iter().map(|t| t.name.to_string()))
+        });
+    let mut linter = Linter::new().other_names(others);
+    if let Some(secrets) = definitions.secrets {
+        linter = linter.secrets(secrets);
+    }
+    for finding in linter.lint_tools(tools) {
+        let tool = ToolName::try_from(finding.tool.as_str()).ok();
+        let named = if tool.is_some() {
+            String::new()
+        } else {
+            format!("tool `{}`: ", escape_name(&finding.tool))
+        };
+        let at = if finding.field.is_empty() {
+            "the definition".to_owned()
+        } else {
+            format!("`{}`", escape_name(&finding.field))
+        };
+        out.push(ControlFailure {
+            control: Control::ToolDefinitionsClean,
+            server: server.id.clone(),
+            tool,
+            message: format!(
+                "{named}{} in {at} at bytes {}..{} ({}): {}",
+                finding.id,
+                finding.span.start,
+                finding.span.end,
+                finding.excerpt,
+                finding.explanation
+            ),
+        });
+    }
+}
+
+/// A name or path with hidden characters shown as `\u{...}`.
+fn escape_name(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_graphic()
+                || c == ' '
+                || (!c.is_ascii() && crate::sanitize::hidden(c).is_none())
+            {
+                c.to_string()
+            } else {
+                format!("\\u{{{:x}}}", u32::from(c))
+            }
+        })
+        .collect()
 }
 
 fn check(control: Control, server: &ServerRecord, out: &mut Vec<ControlFailure>) {
@@ -383,6 +532,8 @@ fn check(control: Control, server: &ServerRecord, out: &mut Vec<ControlFailure>)
                 )));
             }
         }
+        // Needs the definitions: see `check_definitions`.
+        Control::ToolDefinitionsClean => {}
         Control::ToolFingerprintPinned => {
             if third_party.is_some() {
                 for tool in server.tools.iter().filter(|t| t.fingerprint.is_none()) {

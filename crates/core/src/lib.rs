@@ -5,8 +5,10 @@ mod error;
 mod fingerprint;
 mod inventory;
 mod launch;
+mod lint;
 mod names;
 mod risk;
+mod sanitize;
 mod taxonomy;
 
 pub use error::{InventoryError, InventoryErrorKind, NameError, Position};
@@ -15,7 +17,9 @@ pub use inventory::{
     CredentialSource, DestinationKind, DestinationSpec, INVENTORY_VERSION, Inventory, Provenance,
     ReviewState, ServerRecord, ThirdParty, ToolProfile, Transport,
 };
-pub use launch::{Control, ControlFailure, LaunchGate, LaunchReport, Tier, ToolRisk};
+pub use launch::{Control, ControlFailure, Definitions, LaunchGate, LaunchReport, Tier, ToolRisk};
+pub use lint::{LintFinding, LintId, Linter, SecretFinder};
 pub use names::{Owner, ServerId, ToolName};
 pub use risk::{RiskLevel, RiskScore};
+pub use sanitize::{Sanitized, sanitize};
 pub use taxonomy::{ActionKind, DataClass, NetworkReach, ToolAnnotations, UnknownName};

@@ -127,6 +127,15 @@ pub struct AuditEvent {
     /// The arguments, redacted.
     #[serde(rename = "gen_ai.tool.call.arguments")]
     pub arguments: Value,
+    /// What was stripped from the result of a tool with untrusted output before
+    /// it reached the model (terminal escapes, hidden Unicode); absent when
+    /// nothing was.
+    #[serde(
+        rename = "mcpguard.sanitized",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub sanitized: Option<mcpguard_core::Sanitized>,
 }
 
 /// An audit sink that could not record an event.

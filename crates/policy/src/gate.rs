@@ -77,6 +77,7 @@ pub struct Gate {
     pub(crate) redactor: Redactor,
     pub(crate) unaudited_calls: bool,
     pub(crate) redact_results: bool,
+    pub(crate) sanitize_untrusted: bool,
 }
 
 /// Everything the inventory and tool definitions fix, built once.
@@ -150,6 +151,7 @@ pub struct GateBuilder {
     redactor: Option<Redactor>,
     unaudited_calls: bool,
     redact_results: bool,
+    keep_untrusted_output: bool,
 }
 
 impl GateBuilder {
@@ -232,6 +234,16 @@ impl GateBuilder {
         self
     }
 
+    /// Whether guarded calls of tools with untrusted output (`untrusted_output` in
+    /// the inventory) have terminal escapes and hidden Unicode stripped from their
+    /// results ([`mcpguard_core::sanitize`]), with what was removed in the audit
+    /// event (default: yes).
+    #[must_use]
+    pub fn sanitize_untrusted_output(mut self, sanitize: bool) -> Self {
+        self.keep_untrusted_output = !sanitize;
+        self
+    }
+
     /// Builds the gate: entities for every server and tool, the schema with the
     /// arguments' types, and the validated policy set.
     ///
@@ -268,6 +280,7 @@ impl GateBuilder {
             },
             unaudited_calls: self.unaudited_calls,
             redact_results: self.redact_results,
+            sanitize_untrusted: !self.keep_untrusted_output,
         })
     }
 }
@@ -680,6 +693,13 @@ impl Gate {
     /// reach and whether its output is untrusted. `None` for a tool not in it.
     pub fn tool_profile(&self, server: &str, tool: &str) -> Option<&ToolProfile> {
         self.index.tool(server, tool).map(|entry| &entry.profile)
+    }
+
+    /// Whether the inventory marks the tool of `call` as having untrusted output.
+    pub(crate) fn untrusted_output(&self, call: &ToolCall) -> bool {
+        self.index
+            .tool(call.server(), call.tool())
+            .is_some_and(|entry| entry.untrusted_output)
     }
 
     /// The target argument of a call, by the inventory's rule for its tool.

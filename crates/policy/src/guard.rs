@@ -6,6 +6,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::FutureExt as _;
+use mcpguard_core::{Sanitized, sanitize};
 use mcpguard_redact::Redactor;
 
 use crate::audit::{AuditError, AuditEvent, AuditOutcome};
@@ -26,9 +27,46 @@ pub trait ToolResult {
     fn is_error(&self) -> bool {
         false
     }
+
+    /// Strips terminal escapes and hidden Unicode from the result's text in place
+    /// ([`mcpguard_core::sanitize`]), for tools whose output is untrusted; returns
+    /// what was removed. Defaults to nothing (a result with no text).
+    fn sanitize_text(&mut self) -> Sanitized {
+        Sanitized::default()
+    }
+}
+
+/// Sanitizes every string of a JSON value (keys stay as they are).
+fn sanitize_json(value: &mut serde_json::Value) -> Sanitized {
+    let mut report = Sanitized::default();
+    let mut stack = vec![value];
+    while let Some(v) = stack.pop() {
+        match v {
+            serde_json::Value::String(s) => {
+                if let (std::borrow::Cow::Owned(clean), removed) = sanitize(s) {
+                    *s = clean;
+                    report.add(removed);
+                }
+            }
+            serde_json::Value::Array(items) => stack.extend(items.iter_mut()),
+            serde_json::Value::Object(map) => stack.extend(map.values_mut()),
+            _ => {}
+        }
+    }
+    report
 }
 
 impl ToolResult for String {
+    fn sanitize_text(&mut self) -> Sanitized {
+        match sanitize(self) {
+            (std::borrow::Cow::Owned(clean), removed) => {
+                *self = clean;
+                removed
+            }
+            (std::borrow::Cow::Borrowed(_), removed) => removed,
+        }
+    }
+
     fn redact_with(&mut self, redactor: &Redactor) -> usize {
         // One pass: the text is searched once, and replaced only if something was found.
         match redactor.redact(self) {
@@ -45,17 +83,42 @@ impl ToolResult for serde_json::Value {
     fn redact_with(&mut self, redactor: &Redactor) -> usize {
         redactor.redact_json(self)
     }
+
+    fn sanitize_text(&mut self) -> Sanitized {
+        sanitize_json(self)
+    }
 }
 
 impl<T: ToolResult> ToolResult for Vec<T> {
     fn redact_with(&mut self, redactor: &Redactor) -> usize {
         self.iter_mut().map(|t| t.redact_with(redactor)).sum()
     }
+
+    fn is_error(&self) -> bool {
+        self.iter().any(ToolResult::is_error)
+    }
+
+    fn sanitize_text(&mut self) -> Sanitized {
+        let mut report = Sanitized::default();
+        for t in self.iter_mut() {
+            report.add(t.sanitize_text());
+        }
+        report
+    }
 }
 
 impl<T: ToolResult> ToolResult for Option<T> {
     fn redact_with(&mut self, redactor: &Redactor) -> usize {
         self.as_mut().map_or(0, |t| t.redact_with(redactor))
+    }
+
+    fn is_error(&self) -> bool {
+        self.as_ref().is_some_and(ToolResult::is_error)
+    }
+
+    fn sanitize_text(&mut self) -> Sanitized {
+        self.as_mut()
+            .map_or_else(Sanitized::default, ToolResult::sanitize_text)
     }
 }
 
@@ -296,6 +359,7 @@ impl Gate {
             duration_us: duration.map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
             approver: approver.map(ToOwned::to_owned),
             arguments,
+            sanitized: None,
         }
     }
 
@@ -354,9 +418,17 @@ impl Gate {
         &self,
         call: &ToolCall,
         started: &Started,
-        result: std::thread::Result<Result<T, E>>,
+        mut result: std::thread::Result<Result<T, E>>,
     ) -> Result<T, GuardError<E>> {
         let duration = started.start.elapsed();
+        // Untrusted output loses its terminal escapes and hidden Unicode before
+        // anything else sees it; the event says what was removed.
+        let sanitized = match &mut result {
+            Ok(Ok(value)) if self.sanitize_untrusted && self.untrusted_output(call) => {
+                Some(value.sanitize_text()).filter(|r| !r.is_empty())
+            }
+            _ => None,
+        };
         let (outcome, error) = match &result {
             Ok(Ok(value)) if value.is_error() => (
                 AuditOutcome::Error,
@@ -373,7 +445,7 @@ impl Gate {
                 (AuditOutcome::Error, Some(format!("panic: {message}")))
             }
         };
-        let event = self.event(
+        let mut event = self.event(
             call,
             &started.decision,
             &started.call_id,
@@ -382,6 +454,7 @@ impl Gate {
             Some(duration),
             started.approver.as_deref(),
         );
+        event.sanitized = sanitized;
         if let Err(e) = self.audit.record(&event) {
             tracing::error!(target: "mcpguard::audit", error = %e, "the end of a call could not be audited");
         }

@@ -1,0 +1,662 @@
+//! Tool-definition lint: what a `tools/list` definition carries that a reviewer
+//! should see before a model does.
+//!
+//! A definition is text the model reads as instructions. Tool poisoning hides
+//! instructions in it (in the description, a parameter's description, a default
+//! value) where the person approving the tool does not look, or hides them from the
+//! person outright: tag characters that spell ASCII invisibly, zero-width and
+//! bidirectional characters, terminal escapes that conceal text in a console.
+//! [`Linter`] walks every string of a definition (values and keys) and reports each
+//! problem with a stable [`LintId`], the field (a path such as
+//! `inputSchema.properties.path.description`), the byte span, and a sentence a
+//! reviewer can act on.
+//!
+//! **Heuristics can be evaded.** Hidden characters are found exactly; instruction
+//! phrasing is found by patterns that a determined author can paraphrase around.
+//! The lint complements pinning ([`crate::Fingerprint`]: a changed definition is a
+//! changed tool) and human review; it does not replace them.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::ops::Range;
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::sanitize::{Hidden, hidden};
+
+/// What a lint finding is about. The ids are stable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum LintId {
+    /// Unicode tag characters (U+E0000 to U+E007F): invisible, and able to spell
+    /// any ASCII text that a model reads and a person does not see.
+    HiddenTagCharacters,
+    /// Zero-width, joiner, filler and other invisible characters.
+    InvisibleCharacters,
+    /// Bidirectional controls that reorder what a person sees.
+    BidiControl,
+    /// A tool name with non-ASCII letters: a homoglyph of another name, or a mix
+    /// of scripts.
+    DeceptiveName,
+    /// Terminal escape sequences: text hidden, recoloured or overwritten in a
+    /// console.
+    TerminalEscape,
+    /// Other control characters (backspace, carriage tricks, NUL, C1).
+    ControlCharacter,
+    /// Text that addresses the model with instructions: to ignore its
+    /// instructions, to keep something from the user, to read or send data.
+    ModelInstruction,
+    /// Prompt-style markup that frames instructions: `<IMPORTANT>`, `<system>`,
+    /// `[INST]`, or an HTML comment.
+    InstructionMarkup,
+    /// A path to credentials or agent configuration (`~/.ssh`, `mcp.json`, `.env`).
+    SensitivePath,
+    /// A name of another server's tool, or another server: instructions that
+    /// shadow or redirect a tool this server does not own.
+    CrossToolReference,
+    /// A secret, or a URL with credentials in it.
+    Credential,
+    /// A definition far larger than its peers: room for hidden instructions.
+    OversizedDefinition,
+}
+
+impl LintId {
+    /// Every id, in report order.
+    pub const ALL: [Self; 12] = [
+        Self::HiddenTagCharacters,
+        Self::InvisibleCharacters,
+        Self::BidiControl,
+        Self::DeceptiveName,
+        Self::TerminalEscape,
+        Self::ControlCharacter,
+        Self::ModelInstruction,
+        Self::InstructionMarkup,
+        Self::SensitivePath,
+        Self::CrossToolReference,
+        Self::Credential,
+        Self::OversizedDefinition,
+    ];
+
+    /// The stable id, as in reports.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::HiddenTagCharacters => "hidden-tag-characters",
+            Self::InvisibleCharacters => "invisible-characters",
+            Self::BidiControl => "bidi-control",
+            Self::DeceptiveName => "deceptive-name",
+            Self::TerminalEscape => "terminal-escape",
+            Self::ControlCharacter => "control-character",
+            Self::ModelInstruction => "model-instruction",
+            Self::InstructionMarkup => "instruction-markup",
+            Self::SensitivePath => "sensitive-path",
+            Self::CrossToolReference => "cross-tool-reference",
+            Self::Credential => "credential",
+            Self::OversizedDefinition => "oversized-definition",
+        }
+    }
+
+    /// What the finding means and what to do, in a sentence.
+    pub const fn explanation(self) -> &'static str {
+        match self {
+            Self::HiddenTagCharacters => {
+                "Unicode tag characters are invisible to people but spell text a model reads; a legitimate definition has none: reject the server or ask its author why they are there."
+            }
+            Self::InvisibleCharacters => {
+                "Invisible characters can hide or split words so that a reviewer and a model read different text; remove them or reject the definition."
+            }
+            Self::BidiControl => {
+                "Bidirectional controls reorder how text is displayed, so what a reviewer sees is not what the model reads; reject the definition unless the text is right-to-left by design."
+            }
+            Self::DeceptiveName => {
+                "The tool name uses non-ASCII letters that can imitate another tool's name (a homoglyph); tool names should be plain ASCII: rename or reject it."
+            }
+            Self::TerminalEscape => {
+                "Terminal escape sequences can hide, recolour or overwrite text in a console where people review tools; a definition has no reason to carry them: reject it."
+            }
+            Self::ControlCharacter => {
+                "Control characters can overwrite or hide text when displayed; remove them or reject the definition."
+            }
+            Self::ModelInstruction => {
+                "This text gives the model instructions beyond what the tool does (to ignore its instructions, keep something from the user, or read or send data); read the full definition before approving the server."
+            }
+            Self::InstructionMarkup => {
+                "Prompt-style markup frames hidden instructions for the model; read what it encloses and reject the definition if it is not plain documentation."
+            }
+            Self::SensitivePath => {
+                "The definition names a file that holds credentials or agent configuration; a tool's documentation has no reason to, so check what it asks the model to do with it."
+            }
+            Self::CrossToolReference => {
+                "The definition names another server's tool or another server, which can redirect or shadow how the model uses that tool; check why, and reject the definition if it instructs about tools it does not own."
+            }
+            Self::Credential => {
+                "The definition contains what looks like a secret or a URL with credentials; the secret is exposed to every client that lists the tool: rotate it and remove it."
+            }
+            Self::OversizedDefinition => {
+                "The definition is far larger than the server's other tools, which leaves room for instructions a reviewer skims past; read it in full."
+            }
+        }
+    }
+}
+
+impl fmt::Display for LintId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One problem in one field of one tool definition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct LintFinding {
+    /// What kind of problem.
+    pub id: LintId,
+    /// The tool's name as listed (`?` when it has none).
+    pub tool: String,
+    /// Where: `name`, `description`, `inputSchema.properties.path.description`,
+    /// `inputSchema.properties.<key> (key)` for a key, or empty for the whole
+    /// definition.
+    pub field: String,
+    /// The byte range in that field's text (the whole text for whole-field
+    /// findings).
+    pub span: Range<usize>,
+    /// The offending text, with hidden characters shown as `\u{...}` and long
+    /// text cut (secrets are not shown: only their length).
+    pub excerpt: String,
+    /// What it means and what to do.
+    pub explanation: String,
+}
+
+impl fmt::Display for LintFinding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {}: {} at {}..{}: {} — {}",
+            self.tool,
+            self.field,
+            self.id,
+            self.span.start,
+            self.span.end,
+            self.excerpt,
+            self.explanation
+        )
+    }
+}
+
+/// Finds secrets in text (byte spans), for example a `Redactor`'s `find`.
+pub type SecretFinder<'a> = &'a (dyn Fn(&str) -> Vec<Range<usize>> + Sync);
+
+/// Lints tool definitions (see the module docs).
+#[derive(Default)]
+pub struct Linter<'a> {
+    others: Vec<String>,
+    secrets: Option<SecretFinder<'a>>,
+}
+
+impl fmt::Debug for Linter<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Linter")
+            .field("others", &self.others)
+            .field("secrets", &self.secrets.is_some())
+            .finish()
+    }
+}
+
+/// Shown for a hidden character.
+fn escaped(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        if hidden(c).is_some() || c == '\\' {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A short, safe rendering of `text[span]`.
+fn excerpt(text: &str, span: &Range<usize>) -> String {
+    let part = text.get(span.clone()).unwrap_or_default();
+    let shown: String = part.chars().take(80).collect();
+    let mut e = escaped(&shown);
+    if shown.len() < part.len() {
+        e.push('…');
+    }
+    e
+}
+
+/// A pattern of this module (they are constants, compiled once; one that failed
+/// to compile would match nothing, and the tests would fail).
+fn pattern(p: &str) -> Option<Regex> {
+    Regex::new(p).ok()
+}
+
+/// Instructions aimed at the model. Matched case-insensitively on the text with
+/// whitespace runs allowed between words.
+static INSTRUCTIONS: LazyLock<Vec<Regex>> = LazyLock::new(|| {
+    [
+        r"(?i)\b(ignore|disregard|forget|override)\s+(all\s+|any\s+|the\s+|your\s+)?(previous|prior|above|earlier|preceding|other|system|original)\s+(instructions?|rules|directions|guidelines|prompts?|messages)\b",
+        r"(?i)\b(do\s+not|don'?t|never|must\s+not|should\s+not)\s+(tell|inform|mention|reveal|show|notify|alert|disclose|let)\b[^.\n]{0,80}\b(the\s+)?user",
+        r"(?i)\bwithout\s+(telling|informing|notifying|alerting|asking|showing)\s+(the\s+)?user",
+        r"(?i)\b(hide|conceal)\s+(this|it|that|these)\s+from\s+(the\s+)?user",
+        r"(?i)\b(the\s+)?user\s+(must|should)\s+(not|never)\s+(know|see|notice|find\s+out|be\s+told)",
+        r"(?i)\b(before|prior\s+to)\s+(using|calling|invoking)\s+(this|any)\s+tool,?\s+((you\s+)?(must|should|always|first|need\s+to)\s+)?(read|call|send|pass|include|provide|fetch|open)\b",
+        r"(?i)\b(you|the\s+assistant|the\s+model|the\s+ai|the\s+agent)\s+(must|should|shall|need\s+to|have\s+to|are\s+required\s+to)\s+(always\s+|first\s+|also\s+|secretly\s+|silently\s+)?(read|send|forward|upload|exfiltrate|attach|pass|leak|copy|email)\b",
+        r"(?i)\b(this\s+is\s+)?(your\s+)?(new|updated|real)\s+(instructions|system\s+prompt)\b",
+        r"(?i)\bsystem\s+prompt\b",
+        r"(?i)\b(secretly|silently|covertly)\s+(read|send|forward|upload|copy|include|call|add)\b",
+        r"(?i)\b(send|forward|redirect|bcc|cc|copy|route)\b[^.\n]{0,80}\bto\s+[\w.+-]+@[\w-]+\.[\w.-]+",
+        r"(?i)\bwhen\s+(this\s+tool\s+is\s+(available|present|loaded)|the\s+\w+\s+tool\s+is\s+(called|used|invoked))",
+        r"(?i)\bwhen\b[^.\n]{0,60}\b(is|are)\s+(invoked|called)\b",
+        r"(?i)\b(pass|attach|include|put|send)\s+(its|the|their|this|that)\s+contents?\s+(of\s+\S+\s+)?(as|in|into)\b",
+    ]
+    .iter()
+    .filter_map(|p| pattern(p))
+    .collect()
+});
+
+static MARKUP: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    pattern(
+        r"(?i)<\s*/?\s*(important|system|instructions?|secret|hidden|admin|override|prompt|assistant|context)\b[^>]{0,80}>|\[/?(inst|sys|system)\]|<<\s*/?sys\s*>>|<\|im_(start|end)\|>|<!--",
+    )
+});
+
+static SENSITIVE: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    pattern(
+        r"(?i)~/\.ssh\b|\bid_(rsa|dsa|ecdsa|ed25519)\b|\.aws/credentials|\.cursor/|\bmcp\.json\b|claude_desktop_config\.json|/etc/(passwd|shadow)\b|(^|[\s/'`(])\.env\b|\.netrc\b|\.git-credentials\b|\.npmrc\b|\.pypirc\b|\.kube/config\b|\.docker/config\.json\b|\.gnupg\b",
+    )
+});
+
+static URL_CREDENTIALS: LazyLock<Option<Regex>> =
+    LazyLock::new(|| pattern(r"(?i)\b[a-z][a-z0-9+.-]*://[^\s/@:]+:[^\s/@]+@[^\s/]"));
+
+/// Keys whose string values are machine syntax, not prose: checked for hidden
+/// characters only.
+fn is_syntax_key(key: &str) -> bool {
+    matches!(
+        key,
+        "type"
+            | "format"
+            | "$schema"
+            | "$ref"
+            | "$id"
+            | "pattern"
+            | "contentEncoding"
+            | "contentMediaType"
+    )
+}
+
+impl<'a> Linter<'a> {
+    /// A linter with no knowledge of other servers and no secret finder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Names of other servers and of their tools: a definition that mentions one
+    /// is reported ([`LintId::CrossToolReference`]). Names shorter than four
+    /// characters are ignored (too common as words).
+    #[must_use]
+    pub fn other_names<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.others.extend(
+            names
+                .into_iter()
+                .map(Into::into)
+                .filter(|n| n.chars().count() >= 4),
+        );
+        self.others.sort();
+        self.others.dedup();
+        self
+    }
+
+    /// How to find secrets ([`LintId::Credential`]); without one, only URLs with
+    /// credentials are found.
+    #[must_use]
+    pub fn secrets(mut self, finder: SecretFinder<'a>) -> Self {
+        self.secrets = Some(finder);
+        self
+    }
+
+    /// The findings of one definition, in field order.
+    pub fn lint_tool(&self, tool: &Value) -> Vec<LintFinding> {
+        let name = tool
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("?")
+            .to_owned();
+        let mut out = Vec::new();
+        if let Some(n) = tool.get("name").and_then(Value::as_str) {
+            self.check_name(&name, n, &mut out);
+        }
+        let mut stack: Vec<(String, &Value, bool)> = vec![(String::new(), tool, false)];
+        while let Some((path, value, syntax)) = stack.pop() {
+            match value {
+                Value::String(s) => {
+                    self.check_text(&name, &path, s, !syntax && path != "name", &mut out);
+                }
+                Value::Array(items) => {
+                    for (i, v) in items.iter().enumerate().rev() {
+                        stack.push((format!("{path}[{i}]"), v, syntax));
+                    }
+                }
+                Value::Object(map) => {
+                    for (k, v) in map.iter().rev() {
+                        let child = if path.is_empty() {
+                            k.clone()
+                        } else {
+                            format!("{path}.{k}")
+                        };
+                        // Keys are text too (a parameter named in another script,
+                        // or with a hidden payload).
+                        self.check_hidden(&name, &format!("{child} (key)"), k, &mut out);
+                        stack.push((child, v, is_syntax_key(k)));
+                    }
+                }
+                Value::Null | Value::Bool(_) | Value::Number(_) => {}
+            }
+        }
+        out
+    }
+
+    /// The findings of a server's `tools/list` (an array of definitions, or an
+    /// object with a `tools` array), with definitions far larger than their peers.
+    pub fn lint_tools(&self, tools: &Value) -> Vec<LintFinding> {
+        let list: &[Value] = match tools {
+            Value::Array(items) => items,
+            Value::Object(map) => map
+                .get("tools")
+                .and_then(Value::as_array)
+                .map_or(&[], Vec::as_slice),
+            _ => &[],
+        };
+        let mut out: Vec<LintFinding> = list.iter().flat_map(|t| self.lint_tool(t)).collect();
+        let sizes: Vec<usize> = list.iter().map(|t| t.to_string().len()).collect();
+        let mut sorted = sizes.clone();
+        sorted.sort_unstable();
+        let median = sorted.get(sorted.len() / 2).copied().unwrap_or(0);
+        for (tool, &size) in list.iter().zip(&sizes) {
+            let outlier =
+                (sizes.len() >= 3 && size > 2048 && size > 4 * median) || size > 16 * 1024;
+            if outlier {
+                let name = tool.get("name").and_then(Value::as_str).unwrap_or("?");
+                out.push(finding(
+                    LintId::OversizedDefinition,
+                    name,
+                    "",
+                    0..size,
+                    format!("{size} bytes; the median of this server's tools is {median}"),
+                ));
+            }
+        }
+        out
+    }
+
+    fn check_name(&self, tool: &str, name: &str, out: &mut Vec<LintFinding>) {
+        if name.is_ascii() {
+            return;
+        }
+        let scripts = scripts_of(name);
+        let detail = if scripts.len() > 1 {
+            format!(
+                "`{}` mixes {} letters",
+                escaped(name),
+                scripts.join(" and ")
+            )
+        } else {
+            format!(
+                "`{}` has non-ASCII letters ({})",
+                escaped(name),
+                scripts.join(", ")
+            )
+        };
+        out.push(finding(
+            LintId::DeceptiveName,
+            tool,
+            "name",
+            0..name.len(),
+            detail,
+        ));
+    }
+
+    fn check_hidden(&self, tool: &str, field: &str, text: &str, out: &mut Vec<LintFinding>) {
+        let mut runs: Vec<(LintId, Range<usize>)> = Vec::new();
+        let mut indices = text.char_indices().peekable();
+        while let Some((at, c)) = indices.next() {
+            let id = match hidden(c) {
+                None => continue,
+                Some(Hidden::Tag) => LintId::HiddenTagCharacters,
+                Some(Hidden::Bidi) => LintId::BidiControl,
+                Some(Hidden::Control) if c == '\u{1b}' || c == '\u{9b}' => LintId::TerminalEscape,
+                Some(Hidden::Control) => LintId::ControlCharacter,
+                Some(Hidden::Invisible | Hidden::Joiner | Hidden::Selector) => {
+                    // A selector right after an emoji or CJK character is part of it.
+                    if matches!(hidden(c), Some(Hidden::Selector))
+                        && text
+                            .get(..at)
+                            .and_then(|b| b.chars().next_back())
+                            .is_some_and(|p| !p.is_ascii() && hidden(p).is_none())
+                    {
+                        continue;
+                    }
+                    LintId::InvisibleCharacters
+                }
+            };
+            let end = at + c.len_utf8();
+            // An escape sequence: ESC and what follows up to its final letter.
+            let end = if id == LintId::TerminalEscape {
+                let mut e = end;
+                while let Some(&(i, n)) = indices.peek() {
+                    e = i + n.len_utf8();
+                    indices.next();
+                    if n.is_ascii_alphabetic() || n == '\u{7}' || e - at > 64 {
+                        break;
+                    }
+                }
+                e
+            } else {
+                end
+            };
+            match runs.last_mut() {
+                Some((last, span)) if *last == id && span.end == at => span.end = end,
+                _ => runs.push((id, at..end)),
+            }
+        }
+        for (id, span) in runs {
+            let mut detail = excerpt(text, &span);
+            if id == LintId::HiddenTagCharacters {
+                // Tag characters spell ASCII: show what they say.
+                let spelled: String = text
+                    .get(span.clone())
+                    .unwrap_or_default()
+                    .chars()
+                    .filter_map(|c| char::from_u32(u32::from(c).wrapping_sub(0xE0000)))
+                    .filter(|c| c.is_ascii_graphic() || *c == ' ')
+                    .take(120)
+                    .collect();
+                detail = format!("{} tag characters spelling {spelled:?}", span.len() / 4);
+            }
+            out.push(finding(id, tool, field, span, detail));
+        }
+    }
+
+    fn check_text(
+        &self,
+        tool: &str,
+        field: &str,
+        text: &str,
+        prose: bool,
+        out: &mut Vec<LintFinding>,
+    ) {
+        let first = out.len();
+        self.check_text_unsorted(tool, field, text, prose, out);
+        // In the order a reader meets them.
+        if let Some(these) = out.get_mut(first..) {
+            these.sort_by_key(|f| (f.span.start, f.id));
+        }
+    }
+
+    fn check_text_unsorted(
+        &self,
+        tool: &str,
+        field: &str,
+        text: &str,
+        prose: bool,
+        out: &mut Vec<LintFinding>,
+    ) {
+        self.check_hidden(tool, field, text, out);
+        if !prose {
+            return;
+        }
+        // Phrases are matched on the text as a reader sees it: hidden characters
+        // out (they are reported above), positions mapped back.
+        let (visible, map) = visible_text(text);
+        let back = |r: Range<usize>| -> Range<usize> {
+            let start = map.get(r.start).copied().unwrap_or(text.len());
+            let end = r
+                .end
+                .checked_sub(1)
+                .and_then(|i| map.get(i))
+                .map_or(start, |&i| i + 1);
+            start..end.max(start)
+        };
+        for re in INSTRUCTIONS.iter() {
+            for m in re.find_iter(&visible) {
+                let span = back(m.range());
+                out.push(finding(
+                    LintId::ModelInstruction,
+                    tool,
+                    field,
+                    span.clone(),
+                    excerpt(text, &span),
+                ));
+            }
+        }
+        for m in MARKUP.iter().flat_map(|re| re.find_iter(&visible)) {
+            let span = back(m.range());
+            out.push(finding(
+                LintId::InstructionMarkup,
+                tool,
+                field,
+                span.clone(),
+                excerpt(text, &span),
+            ));
+        }
+        for m in SENSITIVE.iter().flat_map(|re| re.find_iter(&visible)) {
+            let span = back(m.range());
+            out.push(finding(
+                LintId::SensitivePath,
+                tool,
+                field,
+                span.clone(),
+                excerpt(text, &span),
+            ));
+        }
+        let lower = visible.to_ascii_lowercase();
+        for other in &self.others {
+            let needle = other.to_ascii_lowercase();
+            let mut from = 0;
+            while let Some(pos) = lower.get(from..).and_then(|t| t.find(&needle)) {
+                let start = from + pos;
+                let end = start + needle.len();
+                let word =
+                    |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+                let before = lower.get(..start).and_then(|t| t.chars().next_back());
+                let after = lower.get(end..).and_then(|t| t.chars().next());
+                if !word(before) && !word(after) {
+                    let span = back(start..end);
+                    out.push(finding(
+                        LintId::CrossToolReference,
+                        tool,
+                        field,
+                        span.clone(),
+                        format!("names `{other}`"),
+                    ));
+                }
+                from = end;
+            }
+        }
+        let mut secret_spans: Vec<Range<usize>> = URL_CREDENTIALS
+            .iter()
+            .flat_map(|re| re.find_iter(&visible))
+            .map(|m| back(m.range()))
+            .collect();
+        if let Some(find) = self.secrets {
+            secret_spans.extend(find(text));
+        }
+        secret_spans.sort_by_key(|r| (r.start, r.end));
+        secret_spans.dedup_by(|b, a| b.start < a.end);
+        for span in secret_spans {
+            let len = span.len();
+            out.push(finding(
+                LintId::Credential,
+                tool,
+                field,
+                span,
+                format!("{len} bytes not shown"),
+            ));
+        }
+    }
+}
+
+/// `text` without hidden characters, and for each byte of it, the byte it came
+/// from.
+fn visible_text(text: &str) -> (Cow<'_, str>, Vec<usize>) {
+    if !text.chars().any(|c| hidden(c).is_some()) {
+        return (Cow::Borrowed(text), (0..text.len()).collect());
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut map = Vec::with_capacity(text.len());
+    for (i, c) in text.char_indices() {
+        if hidden(c).is_none() {
+            out.push(c);
+            map.extend(i..i + c.len_utf8());
+        }
+    }
+    (Cow::Owned(out), map)
+}
+
+fn finding(
+    id: LintId,
+    tool: &str,
+    field: &str,
+    span: Range<usize>,
+    excerpt: String,
+) -> LintFinding {
+    LintFinding {
+        id,
+        tool: tool.to_owned(),
+        field: field.to_owned(),
+        span,
+        excerpt,
+        explanation: id.explanation().to_owned(),
+    }
+}
+
+/// The scripts of the letters of `name`, roughly (enough to name a homoglyph mix).
+fn scripts_of(name: &str) -> Vec<&'static str> {
+    let mut scripts = Vec::new();
+    for c in name.chars().filter(|c| c.is_alphabetic()) {
+        let script = match u32::from(c) {
+            0x0041..=0x024F | 0x1E00..=0x1EFF | 0xFF21..=0xFF5A => "Latin",
+            0x0370..=0x03FF | 0x1F00..=0x1FFF => "Greek",
+            0x0400..=0x052F | 0x2DE0..=0x2DFF | 0xA640..=0xA69F => "Cyrillic",
+            0x0530..=0x058F => "Armenian",
+            0x13A0..=0x13FF | 0xAB70..=0xABBF => "Cherokee",
+            0x0590..=0x05FF => "Hebrew",
+            0x0600..=0x06FF => "Arabic",
+            0x4E00..=0x9FFF | 0x3400..=0x4DBF => "Han",
+            _ => "other",
+        };
+        if !scripts.contains(&script) {
+            scripts.push(script);
+        }
+    }
+    scripts
+}
