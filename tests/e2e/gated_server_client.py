@@ -117,6 +117,7 @@ async def team_session(binary: str, root: pathlib.Path, audit: pathlib.Path, pag
         write = await client.call_tool("write_file", {"path": "out/report.md", "content": "# report\n"})
         calls += 2  # asked, then retried with the approval
         check(len(approver.asked) == 1 and "write_file" in approver.asked[0], "a write asks the person first", approver.asked)
+        check("out/report.md" in approver.asked[0], "the question shows the arguments it approves", approver.asked[0])
         check(not write.is_error, "an approved write runs", write)
         check((root / "out/report.md").read_text() == "# report\n", "the approved write reached the disk")
 

@@ -526,37 +526,17 @@ impl<'a> Linter<'a> {
                 .map_or(start, |&i| i + 1);
             start..end.max(start)
         };
-        for re in INSTRUCTIONS.iter() {
+        let phrases = INSTRUCTIONS
+            .iter()
+            .map(|re| (LintId::ModelInstruction, re))
+            .chain(MARKUP.iter().map(|re| (LintId::InstructionMarkup, re)))
+            .chain(SENSITIVE.iter().map(|re| (LintId::SensitivePath, re)));
+        for (id, re) in phrases {
             for m in re.find_iter(&visible) {
                 let span = back(m.range());
-                out.push(finding(
-                    LintId::ModelInstruction,
-                    tool,
-                    field,
-                    span.clone(),
-                    excerpt(text, &span),
-                ));
+                let shown = excerpt(text, &span);
+                out.push(finding(id, tool, field, span, shown));
             }
-        }
-        for m in MARKUP.iter().flat_map(|re| re.find_iter(&visible)) {
-            let span = back(m.range());
-            out.push(finding(
-                LintId::InstructionMarkup,
-                tool,
-                field,
-                span.clone(),
-                excerpt(text, &span),
-            ));
-        }
-        for m in SENSITIVE.iter().flat_map(|re| re.find_iter(&visible)) {
-            let span = back(m.range());
-            out.push(finding(
-                LintId::SensitivePath,
-                tool,
-                field,
-                span.clone(),
-                excerpt(text, &span),
-            ));
         }
         let lower = visible.to_ascii_lowercase();
         for other in &self.others {

@@ -196,19 +196,25 @@ impl Pool {
     fn key(&self, kind: &str, id: &str) -> String {
         format!("{}:{kind}:{id}", self.config.namespace)
     }
+
+    fn ping(&self) -> Result<(), StoreError> {
+        self.run("ping", |c| redis::cmd("PING").query::<String>(c))
+            .map(drop)
+    }
+}
+
+impl fmt::Debug for Pool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pool")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Session state on Redis (see the module docs).
+#[derive(Debug)]
 pub struct RedisSessionStore {
     pool: Pool,
-}
-
-impl fmt::Debug for RedisSessionStore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisSessionStore")
-            .field("config", &self.pool.config)
-            .finish_non_exhaustive()
-    }
 }
 
 impl RedisSessionStore {
@@ -225,9 +231,7 @@ impl RedisSessionStore {
     ///
     /// Redis is unreachable, refuses the credentials, or does not answer in time.
     pub fn ping(&self) -> Result<(), StoreError> {
-        self.pool
-            .run("ping", |c| redis::cmd("PING").query::<String>(c))
-            .map(drop)
+        self.pool.ping()
     }
 
     /// The key of a session: a digest of principal and handle, so neither can
@@ -295,16 +299,9 @@ impl SessionStore for RedisSessionStore {
 }
 
 /// Issued approvals on Redis (see the module docs).
+#[derive(Debug)]
 pub struct RedisApprovalStore {
     pool: Pool,
-}
-
-impl fmt::Debug for RedisApprovalStore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisApprovalStore")
-            .field("config", &self.pool.config)
-            .finish_non_exhaustive()
-    }
 }
 
 impl RedisApprovalStore {
@@ -321,9 +318,7 @@ impl RedisApprovalStore {
     ///
     /// Redis is unreachable, refuses the credentials, or does not answer in time.
     pub fn ping(&self) -> Result<(), StoreError> {
-        self.pool
-            .run("ping", |c| redis::cmd("PING").query::<String>(c))
-            .map(drop)
+        self.pool.ping()
     }
 }
 
