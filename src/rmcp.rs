@@ -1,4 +1,4 @@
-//! A [`Gate`] in front of an [rmcp](https://docs.rs/rmcp) server.
+//! A [`Gate`] in front of an rmcp server (the official Rust MCP SDK).
 //!
 //! [`Guarded`] wraps any rmcp `ServerHandler` (a `#[tool_router]` server, a
 //! hand-written one) and is itself a `ServerHandler`: serve it where you served the

@@ -843,7 +843,7 @@ const CATALOGUE: &[Spec] = &[
             "access token",
             &["npm_"],
             r"\bnpm_[A-Za-z0-9]{36}\b",
-            &["//registry.npmjs.org/:_authToken=⟦npm_JtvyqTBX8oLw4nZNk6bX9pufQbNp09JssqRp⟧"],
+            &["//npm.registry.example/:_authToken=⟦npm_JtvyqTBX8oLw4nZNk6bX9pufQbNp09JssqRp⟧"],
             &["npm_config_cache", "npm_package_version"],
         ),
         &[Check::Base62Crc32],
@@ -856,7 +856,7 @@ const CATALOGUE: &[Spec] = &[
             &["_authtoken"],
             r#"(?i)_authToken[ \t]*=[ \t]*["']?(?P<secret>[^\s"']{8,512})"#,
             &["//npm.pkg.github.com/:_authToken=⟦39422b10-7ecc-7431-abc5-9d3d0c1acff6⟧"],
-            &["//registry.npmjs.org/:_authToken=${NPM_TOKEN}"],
+            &["//npm.registry.example/:_authToken=${NPM_TOKEN}"],
         ),
         NOT_PLACEHOLDER,
     ),
@@ -882,7 +882,7 @@ const CATALOGUE: &[Spec] = &[
     token(
         "pypi-token",
         "PyPI",
-        "API token (a macaroon for pypi.org or test.pypi.org)",
+        "API token (a macaroon for the Python Package Index or its test instance)",
         &["pypi-ag"],
         r"pypi-Ag[A-Za-z0-9_-]{50,}",
         &[
