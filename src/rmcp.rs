@@ -328,23 +328,46 @@ impl<H: ServerHandler> Guarded<H> {
     }
 
     /// Runs a call under the gate (with a person's approval, if given). A call
-    /// that needs approval comes back as `Err(decision)`, not run; every other
-    /// refusal is a tool result.
+    /// that needs approval comes back as `Err` with its decision and the request,
+    /// not run; every other refusal is a tool result.
     async fn run(
         &self,
         call: &ToolCall,
         grant: Option<&ApprovalGrant>,
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
-    ) -> Result<Result<CallToolResponse, McpError>, Decision> {
-        let handler = || async move { self.inner.call_tool(request, context).await.map(Response) };
+    ) -> Result<Result<CallToolResponse, McpError>, Pending> {
+        // The handler takes the request only if the gate lets it run; otherwise it
+        // comes back from here, uncopied (arguments can be large).
+        let slot = std::sync::Mutex::new(Some((request, context)));
+        let take = || {
+            slot.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take()
+        };
+        let handler = || async {
+            match take() {
+                Some((request, context)) => {
+                    self.inner.call_tool(request, context).await.map(Response)
+                }
+                None => Err(McpError::internal_error(
+                    "the request was already handled",
+                    None,
+                )),
+            }
+        };
         let outcome = match grant {
             Some(grant) => self.gate.guard_approved_async(call, grant, handler).await,
             None => self.gate.guard_async(call, handler).await,
         };
         Ok(match outcome {
             Ok(Response(response)) => Ok(self.label(call, response)),
-            Err(GuardError::NeedsApproval(decision)) => return Err(decision),
+            Err(GuardError::NeedsApproval(decision)) => {
+                return Err(match take() {
+                    Some(held) => Pending::Ask(decision, Box::new(held)),
+                    None => Pending::Refused(decision),
+                });
+            }
             Err(GuardError::Denied(decision)) => Ok(refused(&decision, None).into()),
             // The handler's protocol error, with any secret in it redacted.
             Err(GuardError::Handler(mut error)) => {
@@ -455,7 +478,7 @@ impl<H: ServerHandler> Guarded<H> {
             Ok(answer) if accepted(&answer) => self
                 .run(call, Some(&grant), request, context)
                 .await
-                .unwrap_or_else(|d| Ok(refused(&d, None).into())),
+                .unwrap_or_else(|p| Ok(refused(p.decision(), None).into())),
             Ok(_) => {
                 let d = self
                     .gate
@@ -510,6 +533,25 @@ impl<H: ServerHandler> Guarded<H> {
             Some(Ok(sealed.grant))
         } else {
             Some(Err("the person declined to approve the call"))
+        }
+    }
+}
+
+/// A call the gate held back for a person's approval.
+enum Pending {
+    /// To ask about, with the request to run once approved.
+    Ask(
+        Decision,
+        Box<(CallToolRequestParams, RequestContext<RoleServer>)>,
+    ),
+    /// Not askable (the request is gone); refused.
+    Refused(Decision),
+}
+
+impl Pending {
+    fn decision(&self) -> &Decision {
+        match self {
+            Self::Ask(d, ..) | Self::Refused(d) => d,
         }
     }
 }
@@ -693,7 +735,7 @@ impl<H: ServerHandler> ServerHandler for Guarded<H> {
                 return self
                     .run(&call, Some(&grant), request, context)
                     .await
-                    .unwrap_or_else(|d| Ok(refused(&d, None).into()));
+                    .unwrap_or_else(|p| Ok(refused(p.decision(), None).into()));
             }
             Some(Err(reason)) => {
                 let d = self.gate.refuse(&call, reason);
@@ -703,12 +745,13 @@ impl<H: ServerHandler> ServerHandler for Guarded<H> {
         }
         // One decision, audited once: allowed calls run, refusals become results,
         // and a call that needs approval is asked about.
-        match self
-            .run(&call, None, request.clone(), context.clone())
-            .await
-        {
+        match self.run(&call, None, request, context).await {
             Ok(response) => response,
-            Err(decision) => self.ask(&call, &decision, request, context).await,
+            Err(Pending::Ask(decision, held)) => {
+                let (request, context) = *held;
+                self.ask(&call, &decision, request, context).await
+            }
+            Err(Pending::Refused(decision)) => Ok(refused(&decision, None).into()),
         }
     }
 
