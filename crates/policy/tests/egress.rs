@@ -347,11 +347,36 @@ fn resolve_returns_checked_addresses_only() {
     // `localhost` is loopback by name and resolves to loopback: consistent.
     let d = Destination::parse(DestinationKind::Url, "http://localhost:8080/").unwrap();
     assert!(d.resolve().unwrap().iter().all(|a| a.ip().is_loopback()));
-    // A name judged public that resolves to loopback is refused (rebinding).
+    // Without a port there is nothing to connect to.
     let d = Destination::parse(DestinationKind::Host, "example.com").unwrap();
-    assert!(d.resolve().is_err(), "no port");
+    assert!(d.resolve().unwrap_err().to_string().contains("no port"));
     let d = Destination::parse(DestinationKind::HostPort, "localhost.:80").unwrap();
     assert_eq!(d.class(), HostClass::Loopback);
+    // A name judged public by its name that resolves to a non-public address is
+    // refused (rebinding). Without DNS: this machine's own name, which /etc/hosts
+    // usually maps to a loopback or private address.
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let name = name.trim();
+    let Ok(d) = Destination::parse(DestinationKind::HostPort, &format!("{name}:80")) else {
+        return;
+    };
+    let addrs: Vec<std::net::SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(&(name, 80))
+        .map(Iterator::collect)
+        .unwrap_or_default();
+    let checked = d.resolve();
+    if d.class() == HostClass::Public
+        && addrs
+            .iter()
+            .any(|a| mcpguard_policy::classify_ip(a.ip()) != HostClass::Public)
+    {
+        let e = checked.unwrap_err().to_string();
+        assert!(e.contains("resolves to"), "{e}");
+    } else if let Ok(ok) = checked {
+        assert!(
+            ok.iter()
+                .all(|a| mcpguard_policy::classify_ip(a.ip()) == d.class())
+        );
+    }
 }
 
 /// Strings shaped like destinations, with the hosts SSRF payloads use.
