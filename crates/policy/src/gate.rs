@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, LazyLock, RwLock};
 use std::time::Duration;
 
 use crate::egress::Destination;
@@ -476,14 +476,35 @@ fn server_attrs(server: &ServerRecord) -> HashMap<String, RestrictedExpression> 
 /// `context.destination`: the call's destination parsed and classified by the
 /// tool's spec, or `kind: "none"` for a tool without one.
 fn destination_context(profile: &ToolProfile, arguments: &Value) -> RestrictedExpression {
-    let (kind, parsed, allowed) = match &profile.destination {
-        None => ("none", None, false),
-        Some(spec) => {
-            let parsed = Destination::of_call(spec, arguments).ok();
-            let allowed = parsed.as_ref().is_some_and(|d| d.is_allowed(&spec.allow));
-            (spec.kind.as_str(), parsed, allowed)
-        }
+    /// Most tools have no destination: their record is built once (records are
+    /// shared, so a clone copies a pointer).
+    static NONE: LazyLock<RestrictedExpression> =
+        LazyLock::new(|| destination_record("none", None, false));
+    let Some(spec) = &profile.destination else {
+        return NONE.clone();
     };
+    let parsed = Destination::of_call(spec, arguments).ok();
+    let allowed = parsed.as_ref().is_some_and(|d| d.is_allowed(&spec.allow));
+    destination_record(spec.kind.as_str(), parsed.as_ref(), allowed)
+}
+
+fn destination_record(
+    kind: &str,
+    parsed: Option<&Destination>,
+    allowed: bool,
+) -> RestrictedExpression {
+    // Distinct literal keys: building the record cannot fail; if it ever did, an
+    // invalid destination is the fail-closed reading.
+    RestrictedExpression::new_record(destination_fields(kind, parsed, allowed))
+        .or_else(|_| RestrictedExpression::new_record(destination_fields(kind, None, false)))
+        .unwrap_or_else(|_| RestrictedExpression::new_bool(false))
+}
+
+fn destination_fields(
+    kind: &str,
+    parsed: Option<&Destination>,
+    allowed: bool,
+) -> Vec<(String, RestrictedExpression)> {
     let text = |s: &str| RestrictedExpression::new_string(s.to_owned());
     let mut fields = vec![
         ("kind".to_owned(), text(kind)),
@@ -496,43 +517,28 @@ fn destination_context(profile: &ToolProfile, arguments: &Value) -> RestrictedEx
             RestrictedExpression::new_bool(allowed),
         ),
     ];
-    match &parsed {
-        Some(d) => {
-            fields.push(("scheme".to_owned(), text(d.scheme())));
-            fields.push(("host".to_owned(), text(d.host())));
-            fields.push((
-                "port".to_owned(),
-                RestrictedExpression::new_long(i64::from(d.port().unwrap_or(0))),
-            ));
-            fields.push(("class".to_owned(), text(d.class().as_str())));
-            if let Some(ip) = d.ip() {
-                fields.push((
-                    "ip".to_owned(),
-                    RestrictedExpression::new_ip(ip.to_string()),
-                ));
-            }
-        }
-        None => {
-            fields.push(("scheme".to_owned(), text("")));
-            fields.push(("host".to_owned(), text("")));
-            fields.push(("port".to_owned(), RestrictedExpression::new_long(0)));
-            fields.push(("class".to_owned(), text("")));
-        }
+    let (scheme, host, port, class) = parsed.map_or(("", "", 0, ""), |d| {
+        (
+            d.scheme(),
+            d.host(),
+            d.port().unwrap_or(0),
+            d.class().as_str(),
+        )
+    });
+    fields.push(("scheme".to_owned(), text(scheme)));
+    fields.push(("host".to_owned(), text(host)));
+    fields.push((
+        "port".to_owned(),
+        RestrictedExpression::new_long(i64::from(port)),
+    ));
+    fields.push(("class".to_owned(), text(class)));
+    if let Some(ip) = parsed.and_then(Destination::ip) {
+        fields.push((
+            "ip".to_owned(),
+            RestrictedExpression::new_ip(ip.to_string()),
+        ));
     }
-    // Distinct literal keys: building the record cannot fail; if it ever did, an
-    // invalid destination is the fail-closed reading.
-    RestrictedExpression::new_record(fields).unwrap_or_else(|_| {
-        RestrictedExpression::new_record([
-            ("kind".to_owned(), text(kind)),
-            ("valid".to_owned(), RestrictedExpression::new_bool(false)),
-            ("allowed".to_owned(), RestrictedExpression::new_bool(false)),
-            ("scheme".to_owned(), text("")),
-            ("host".to_owned(), text("")),
-            ("port".to_owned(), RestrictedExpression::new_long(0)),
-            ("class".to_owned(), text("")),
-        ])
-        .unwrap_or_else(|_| RestrictedExpression::new_bool(false))
-    })
+    fields
 }
 
 fn tool_attrs(server: &ServerRecord, tool: &ToolProfile) -> HashMap<String, RestrictedExpression> {
