@@ -295,8 +295,7 @@ impl<H: ServerHandler> Guarded<H> {
 
     /// The fingerprint of a tool's definition as the inner handler publishes it.
     fn fingerprint(&self, name: &str) -> Option<Fingerprint> {
-        let tool = self.inner.get_tool(name)?;
-        Fingerprint::of_tool(&serde_json::to_value(tool).ok()?).ok()
+        fingerprint_of(&self.inner.get_tool(name)?)
     }
 
     /// The call a request asks for, as the gate sees it.
@@ -1036,18 +1035,17 @@ impl<H: ServerHandler> Guarded<H> {
 
 /// Publishes a tool definition's fingerprint in its `_meta`.
 fn publish_fingerprint(tool: &mut Tool) {
-    // The fingerprint covers the definition as the inner handler wrote it, before
-    // this key is added.
-    if let Some(meta) = tool.meta.as_mut() {
-        meta.0.remove(FINGERPRINT_META_KEY);
-    }
-    let fingerprint = serde_json::to_value(&*tool)
-        .ok()
-        .and_then(|v| Fingerprint::of_tool(&v).ok());
-    if let Some(fingerprint) = fingerprint {
+    // `_meta` is not part of a fingerprint; an inner handler's own value for this
+    // key is replaced.
+    if let Some(fingerprint) = fingerprint_of(tool) {
         tool.meta.get_or_insert_with(MetaObject::default).0.insert(
             FINGERPRINT_META_KEY.to_owned(),
             Value::String(fingerprint.to_string()),
         );
     }
+}
+
+/// The fingerprint of a tool definition as `tools/list` shows it.
+fn fingerprint_of(tool: &Tool) -> Option<Fingerprint> {
+    Fingerprint::of_tool(&serde_json::to_value(tool).ok()?).ok()
 }

@@ -21,8 +21,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use mcpguard::DestinationKind;
 use mcpguard::Inventory;
-use mcpguard::policy::{Gate, JsonLinesSink, PolicySource, Principal, verify_chain};
+use mcpguard::policy::{
+    Destination, Gate, HostClass, JsonLinesSink, PolicySource, Principal, verify_chain,
+};
 use mcpguard::rmcp::Guarded;
 use mcpguard::{Tier, redact::Redactor};
 use rmcp::handler::server::router::tool::ToolRouter;
@@ -275,9 +278,10 @@ impl Workspace {
         Parameters(args): Parameters<UrlArgs>,
     ) -> Result<CallToolResult, McpError> {
         let url = args.url;
-        if let Err(e) = loopback_only(&url) {
-            return Ok(failure(e));
-        }
+        let url = match checked_url(&url) {
+            Ok(url) => url,
+            Err(e) => return Ok(failure(e)),
+        };
         let fetched = tokio::task::spawn_blocking(move || fetch(&url)).await;
         Ok(match fetched {
             Ok(Ok(body)) => text(body),
@@ -287,26 +291,39 @@ impl Workspace {
     }
 }
 
-/// This example fetches only from loopback literals and `localhost`: a stand-in
-/// for a real egress policy, so tests never reach the network.
-fn loopback_only(url: &str) -> Result<(), String> {
-    let uri: ureq::http::Uri = url.parse().map_err(|_| format!("`{url}` is not a URL"))?;
-    if uri.scheme_str() != Some("http") {
+/// The URL to fetch, pinned to the loopback address that was checked. The gate
+/// decided on the URL as written; this parses it the same way
+/// ([`Destination::parse`]), resolves it once ([`Destination::resolve`], which
+/// refuses addresses of another class) and connects to exactly that address, so a
+/// name cannot be re-pointed between the check and the connection. Plain HTTP to
+/// loopback only: this example has no business on the network, and its tests never
+/// reach it.
+fn checked_url(text: &str) -> Result<String, String> {
+    let destination = Destination::parse(DestinationKind::Url, text).map_err(|e| e.to_string())?;
+    if destination.scheme() != "http" {
         return Err("only http:// URLs are fetched".to_owned());
     }
-    let host = uri.host().unwrap_or_default();
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let loopback = host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
-    if loopback {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{host}` is not a loopback address; this server fetches only from loopback"
-        ))
+    if destination.class() != HostClass::Loopback {
+        return Err(format!(
+            "`{}` is a {} address; this server fetches only from loopback",
+            destination.host(),
+            destination.class()
+        ));
     }
+    let addr = destination
+        .resolve()
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .next()
+        .ok_or_else(|| format!("`{}` resolved to no address", destination.host()))?;
+    let mut url = url::Url::parse(text).map_err(|e| e.to_string())?;
+    let pinned = url
+        .set_ip_host(addr.ip())
+        .and_then(|()| url.set_port(Some(addr.port())))
+        .and_then(|()| url.set_username(""))
+        .and_then(|()| url.set_password(None));
+    pinned.map_err(|()| "the URL cannot be pinned to its address".to_owned())?;
+    Ok(url.into())
 }
 
 fn fetch(url: &str) -> Result<String, String> {

@@ -268,6 +268,11 @@ impl Destination {
                 .map_err(|e| EgressError::new(format!("`{}` does not resolve: {e}", self.host)))?
                 .collect(),
         };
+        self.checked(addrs)
+    }
+
+    /// The addresses a name resolved to, if every one is of the destination's class.
+    fn checked(&self, addrs: Vec<SocketAddr>) -> Result<Vec<SocketAddr>, EgressError> {
         if addrs.is_empty() {
             return Err(EgressError::new(format!(
                 "`{}` resolved to no address",
@@ -406,6 +411,28 @@ fn classify_v6(ip: Ipv6Addr) -> HostClass {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_name_resolving_to_another_class_is_refused() {
+        let public = Destination::parse(DestinationKind::HostPort, "api.example.com:443").unwrap();
+        assert_eq!(public.class(), HostClass::Public);
+        let addr = |s: &str| s.parse::<SocketAddr>().unwrap();
+        // Rebinding: the public name now points inside.
+        for inside in [
+            "127.0.0.1:443",
+            "10.0.0.7:443",
+            "169.254.169.254:443",
+            "[::1]:443",
+        ] {
+            let e = public
+                .checked(vec![addr("93.184.215.14:443"), addr(inside)])
+                .unwrap_err();
+            assert!(e.to_string().contains("resolves to"), "{e}");
+        }
+        let ok = public.checked(vec![addr("93.184.215.14:443")]).unwrap();
+        assert_eq!(ok, vec![addr("93.184.215.14:443")]);
+        assert!(public.checked(Vec::new()).is_err());
+    }
 
     #[test]
     fn embedded_ipv4_is_judged_by_it() {

@@ -213,9 +213,7 @@ impl Gate {
         E: fmt::Display,
         F: FnOnce() -> Result<T, E>,
     {
-        let started = self.start(call, self.authorize(call), None)?;
-        let result = catch_unwind(AssertUnwindSafe(handler));
-        self.finish(call, &started, result)
+        self.run_guarded(call, self.authorize(call), None, handler)
     }
 
     /// [`Gate::guard`] for a call a person approved: the grant is checked and used
@@ -236,9 +234,7 @@ impl Gate {
         F: FnOnce() -> Result<T, E>,
     {
         let decision = self.authorize_approved(call, grant);
-        let started = self.start(call, decision, Some(grant.approver().to_owned()))?;
-        let result = catch_unwind(AssertUnwindSafe(handler));
-        self.finish(call, &started, result)
+        self.run_guarded(call, decision, Some(grant.approver().to_owned()), handler)
     }
 
     /// [`Gate::guard`] for an async handler.
@@ -257,11 +253,8 @@ impl Gate {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
-        let started = self.start(call, self.authorize(call), None)?;
-        let result = AssertUnwindSafe(async move { handler().await })
-            .catch_unwind()
-            .await;
-        self.finish(call, &started, result)
+        self.run_guarded_async(call, self.authorize(call), None, handler)
+            .await
     }
 
     /// [`Gate::guard_approved`] for an async handler.
@@ -282,7 +275,43 @@ impl Gate {
         Fut: Future<Output = Result<T, E>>,
     {
         let decision = self.authorize_approved(call, grant);
-        let started = self.start(call, decision, Some(grant.approver().to_owned()))?;
+        self.run_guarded_async(call, decision, Some(grant.approver().to_owned()), handler)
+            .await
+    }
+
+    /// Records `decision`, runs `handler` if it allows, and finishes the call.
+    fn run_guarded<T, E, F>(
+        &self,
+        call: &ToolCall,
+        decision: Decision,
+        approver: Option<String>,
+        handler: F,
+    ) -> Result<T, GuardError<E>>
+    where
+        T: ToolResult,
+        E: fmt::Display,
+        F: FnOnce() -> Result<T, E>,
+    {
+        let started = self.start(call, decision, approver)?;
+        let result = catch_unwind(AssertUnwindSafe(handler));
+        self.finish(call, &started, result)
+    }
+
+    /// [`Gate::run_guarded`] for an async handler.
+    async fn run_guarded_async<T, E, F, Fut>(
+        &self,
+        call: &ToolCall,
+        decision: Decision,
+        approver: Option<String>,
+        handler: F,
+    ) -> Result<T, GuardError<E>>
+    where
+        T: ToolResult,
+        E: fmt::Display,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let started = self.start(call, decision, approver)?;
         let result = AssertUnwindSafe(async move { handler().await })
             .catch_unwind()
             .await;
