@@ -36,7 +36,8 @@
 //! actions = ["read", "egress"]
 //! reach = "public"
 //! # where the call sends data: url | host | host_port | email, and the hosts it
-//! # may reach without approval in team and production (egress control)
+//! # may reach without approval in team and production (egress control); a `url`
+//! # destination takes http, https, ws and wss unless `schemes` widens the list
 //! destination = { argument = "url", kind = "url", allow = ["docs.rs", "*.github.com"] }
 //! ```
 
@@ -154,16 +155,33 @@ pub struct DestinationSpec {
     /// `github.com` itself), or IP literals (`203.0.113.7`, `2001:db8::1`).
     #[serde(default)]
     pub allow: Vec<String>,
+    /// For a `url` destination, the schemes the tool may use besides the default
+    /// ones ([`DEFAULT_URL_SCHEMES`]): `schemes = ["ftp"]`. A URL with any other
+    /// scheme is not a destination the gate accepts (`gopher:`, `dict:`, `file:`,
+    /// ... reach services an HTTP client never would).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub schemes: Vec<String>,
 }
 
+/// The schemes a `url` destination accepts unless its spec widens the list.
+pub const DEFAULT_URL_SCHEMES: [&str; 4] = ["http", "https", "ws", "wss"];
+
 impl DestinationSpec {
-    /// A destination argument with an empty allowlist.
+    /// A destination argument with an empty allowlist and the default schemes.
     pub fn new(argument: impl Into<String>, kind: DestinationKind) -> Self {
         Self {
             argument: argument.into(),
             kind,
             allow: Vec::new(),
+            schemes: Vec::new(),
         }
+    }
+
+    /// Whether a `url` destination of this spec may use `scheme` (lowercase):
+    /// one of [`DEFAULT_URL_SCHEMES`] or of [`DestinationSpec::schemes`].
+    pub fn accepts_scheme(&self, scheme: &str) -> bool {
+        DEFAULT_URL_SCHEMES.contains(&scheme)
+            || self.schemes.iter().any(|s| s.eq_ignore_ascii_case(scheme))
     }
 
     /// The destination argument's value in a call: a string, or `None` when the
@@ -212,6 +230,25 @@ fn check_destination(d: &DestinationSpec) -> Result<(), (String, String)> {
             ".argument".to_owned(),
             "`argument` names the argument that holds the destination (`argument = \"url\"`) or a JSON pointer (`/target/host`)".to_owned(),
         ));
+    }
+    for (i, scheme) in d.schemes.iter().enumerate() {
+        let valid = scheme
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+        if !valid || d.kind != DestinationKind::Url {
+            return Err((
+                format!(".schemes[{i}]"),
+                if valid {
+                    "`schemes` applies to a destination of kind `url` only".to_owned()
+                } else {
+                    "a scheme is a word like `ftp` or `ssh`, without `:` or `//`".to_owned()
+                },
+            ));
+        }
     }
     for (i, entry) in d.allow.iter().enumerate() {
         let host = entry.strip_prefix("*.").unwrap_or(entry);

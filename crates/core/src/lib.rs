@@ -14,8 +14,8 @@ mod taxonomy;
 pub use error::{InventoryError, InventoryErrorKind, NameError, Position};
 pub use fingerprint::{Fingerprint, FingerprintError, canonical_json};
 pub use inventory::{
-    CredentialSource, DestinationKind, DestinationSpec, INVENTORY_VERSION, Inventory, Provenance,
-    ReviewState, ServerRecord, ThirdParty, ToolProfile, Transport,
+    CredentialSource, DEFAULT_URL_SCHEMES, DestinationKind, DestinationSpec, INVENTORY_VERSION,
+    Inventory, Provenance, ReviewState, ServerRecord, ThirdParty, ToolProfile, Transport,
 };
 pub use launch::{Control, ControlFailure, Definitions, LaunchGate, LaunchReport, Tier, ToolRisk};
 pub use lint::{LintFinding, LintId, Linter, SecretFinder};

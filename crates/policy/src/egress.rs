@@ -18,7 +18,7 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs as _};
 
-use mcpguard_core::{DestinationKind, DestinationSpec};
+use mcpguard_core::{DEFAULT_URL_SCHEMES, DestinationKind, DestinationSpec};
 use url::{Host, Url};
 
 /// What kind of place a host is.
@@ -95,13 +95,24 @@ pub struct Destination {
 const MAX_LEN: usize = 4096;
 
 impl Destination {
-    /// Parses `text` as a destination of `kind`.
+    /// Parses `text` as a destination of `kind`. A URL must use one of the
+    /// default schemes ([`mcpguard_core::DEFAULT_URL_SCHEMES`]); a tool's spec may
+    /// widen the list ([`Destination::of_call`]).
     ///
     /// # Errors
     ///
-    /// [`EgressError`] when it is empty, too long, not of that form, or has no
-    /// host. The message never repeats the text (it may carry credentials).
+    /// [`EgressError`] when it is empty, too long, not of that form, of a scheme
+    /// the tool may not use, or has no host. The message never repeats the text
+    /// (it may carry credentials).
     pub fn parse(kind: DestinationKind, text: &str) -> Result<Self, EgressError> {
+        Self::parse_with(kind, text, &|scheme| DEFAULT_URL_SCHEMES.contains(&scheme))
+    }
+
+    fn parse_with(
+        kind: DestinationKind,
+        text: &str,
+        accepts_scheme: &dyn Fn(&str) -> bool,
+    ) -> Result<Self, EgressError> {
         let text = text.trim();
         if text.is_empty() {
             return Err(EgressError::new("the destination is empty"));
@@ -115,10 +126,21 @@ impl Destination {
             DestinationKind::Url => {
                 let url = Url::parse(text)
                     .map_err(|e| EgressError::new(format!("the destination is not a URL ({e})")))?;
-                let host = url
+                if !accepts_scheme(url.scheme()) {
+                    return Err(EgressError::new(scheme_refused(url.scheme())));
+                }
+                let host = match url
                     .host()
                     .ok_or_else(|| EgressError::new("the URL has no host"))?
-                    .to_owned();
+                {
+                    // A scheme the URL standard does not know keeps its host as an
+                    // opaque name: read it as the host an HTTP client would, so an
+                    // IP literal in any spelling is an IP.
+                    Host::Domain(name) if !url.is_special() => Host::parse(name).map_err(|e| {
+                        EgressError::new(format!("the URL's host is not valid ({e})"))
+                    })?,
+                    host => host.to_owned(),
+                };
                 (url.scheme().to_owned(), host, url.port_or_known_default())
             }
             DestinationKind::Host => (String::new(), parse_host(text)?, None),
@@ -194,7 +216,7 @@ impl Destination {
                 spec.argument
             ))
         })?;
-        Self::parse(spec.kind, text)
+        Self::parse_with(spec.kind, text, &|scheme| spec.accepts_scheme(scheme))
     }
 
     /// Its form.
@@ -216,6 +238,16 @@ impl Destination {
     /// The IP address, when the host is one.
     pub fn ip(&self) -> Option<IpAddr> {
         self.ip
+    }
+
+    /// The address the destination is judged by: the IP address, or the IPv4
+    /// address an IPv6 address carries (mapped `::ffff:a.b.c.d`, compatible,
+    /// NAT64, 6to4). Policies see this as `context.destination.ip`.
+    pub fn judged_ip(&self) -> Option<IpAddr> {
+        self.ip.map(|ip| match ip {
+            IpAddr::V6(v6) => embedded_v4(v6).map_or(ip, IpAddr::V4),
+            IpAddr::V4(_) => ip,
+        })
     }
 
     /// The port, explicit or the scheme's default.
@@ -290,6 +322,15 @@ impl Destination {
         }
         Ok(addrs)
     }
+}
+
+/// Why a URL of `scheme` is refused; names the scheme only when it is one.
+fn scheme_refused(scheme: &str) -> String {
+    format!(
+        "the URL scheme `{scheme}` is not one this tool may use ({}, or those in the \
+         inventory's `schemes` for the tool)",
+        DEFAULT_URL_SCHEMES.join(", ")
+    )
 }
 
 fn parse_host(text: &str) -> Result<Host, EgressError> {
@@ -380,26 +421,37 @@ fn classify_v4(ip: Ipv4Addr) -> HostClass {
     }
 }
 
+/// The IPv4 address an IPv6 address carries: mapped `::ffff:a.b.c.d`, compatible
+/// `::a.b.c.d` (not `::` and `::1`), NAT64 `64:ff9b::a.b.c.d`, 6to4 `2002:aabb:ccdd::`.
+fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let v4 = |hi: u16, lo: u16| {
+        let [h0, h1] = hi.to_be_bytes();
+        let [l0, l1] = lo.to_be_bytes();
+        Ipv4Addr::new(h0, h1, l0, l1)
+    };
+    if ip.is_loopback() || ip.is_unspecified() {
+        return None;
+    }
+    match ip.segments() {
+        [0, 0, 0, 0, 0, 0xffff, hi, lo]
+        | [0, 0, 0, 0, 0, 0, hi, lo]
+        | [0x64, 0xff9b, 0, 0, 0, 0, hi, lo]
+        | [0x2002, hi, lo, ..] => Some(v4(hi, lo)),
+        _ => None,
+    }
+}
+
 fn classify_v6(ip: Ipv6Addr) -> HostClass {
-    let s = ip.segments();
     if ip == Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254) {
         return HostClass::Metadata;
     }
     if ip.is_loopback() || ip.is_unspecified() {
         return HostClass::Loopback;
     }
-    let embedded = |hi: u16, lo: u16| {
-        let [h0, h1] = hi.to_be_bytes();
-        let [l0, l1] = lo.to_be_bytes();
-        classify_v4(Ipv4Addr::new(h0, h1, l0, l1))
-    };
-    match s {
-        // IPv4-mapped ::ffff:a.b.c.d and IPv4-compatible ::a.b.c.d.
-        [0, 0, 0, 0, 0, 0xffff, hi, lo] | [0, 0, 0, 0, 0, 0, hi, lo] => embedded(hi, lo),
-        // NAT64 64:ff9b::a.b.c.d.
-        [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => embedded(hi, lo),
-        // 6to4 2002:aabb:ccdd::.
-        [0x2002, hi, lo, ..] => embedded(hi, lo),
+    if let Some(v4) = embedded_v4(ip) {
+        return classify_v4(v4);
+    }
+    match ip.segments() {
         [first, ..] if first & 0xfe00 == 0xfc00 => HostClass::Private,
         [first, ..] if first & 0xffc0 == 0xfe80 => HostClass::LinkLocal,
         [first, ..] if first & 0xff00 == 0xff00 => HostClass::Reserved,

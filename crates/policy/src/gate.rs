@@ -532,7 +532,9 @@ fn destination_fields(
         RestrictedExpression::new_long(i64::from(port)),
     ));
     fields.push(("class".to_owned(), text(class)));
-    if let Some(ip) = parsed.and_then(Destination::ip) {
+    // Cedar's `ip()` takes no IPv4 inside IPv6 notation: the address the
+    // destination is judged by is what policies see.
+    if let Some(ip) = parsed.and_then(Destination::judged_ip) {
         fields.push((
             "ip".to_owned(),
             RestrictedExpression::new_ip(ip.to_string()),

@@ -32,6 +32,13 @@ untrusted_output = true
 destination = { argument = "url", kind = "url", allow = ["docs.rs", "*.github.com", "93.184.215.14"] }
 
 [[servers.tools]]
+name = "fetch_ftp"
+actions = ["read", "egress"]
+reach = "public"
+untrusted_output = true
+destination = { argument = "url", kind = "url", allow = ["docs.rs"], schemes = ["ftp", "sftp"] }
+
+[[servers.tools]]
 name = "connect"
 actions = ["read", "egress"]
 reach = "public"
@@ -65,7 +72,7 @@ fn gate(tier: Tier) -> Gate {
 
 fn arguments(tool: &str, destination: &str) -> Value {
     match tool {
-        "fetch" => json!({ "url": destination }),
+        "fetch" | "fetch_ftp" => json!({ "url": destination }),
         "connect" => json!({ "target": { "address": destination } }),
         "mail" => json!({ "to": destination, "body": "hi" }),
         "lookup" => json!({ "host": destination }),
@@ -75,7 +82,7 @@ fn arguments(tool: &str, destination: &str) -> Value {
 
 fn kind(tool: &str) -> DestinationKind {
     match tool {
-        "fetch" => DestinationKind::Url,
+        "fetch" | "fetch_ftp" => DestinationKind::Url,
         "connect" => DestinationKind::HostPort,
         "mail" => DestinationKind::Email,
         _ => DestinationKind::Host,
@@ -97,7 +104,8 @@ const TABLE: &[(&str, &str, &str, char)] = &[
         'A',
     ),
     ("fetch", "http://93.184.215.14/", "public", 'A'),
-    ("fetch", "ftp://docs.rs/pub", "public", 'A'),
+    // A scheme the tool may not use does not parse, whatever the host.
+    ("fetch", "ftp://docs.rs/pub", "-", 'D'),
     // Public, not on the list: a person approves.
     ("fetch", "https://github.com/", "public", 'R'),
     ("fetch", "https://evilgithub.com/", "public", 'R'),
@@ -278,6 +286,162 @@ fn destination_table() {
         wrong.len(),
         wrong.join("\n")
     );
+}
+
+/// SSRF through schemes an HTTP client would never speak: every one is denied in
+/// every tier, whatever the host; the same hosts over `http` are classed as IPs.
+#[test]
+fn ssrf_through_other_url_schemes_is_denied() {
+    let schemes = [
+        "gopher", "GoPhEr", "dict", "DICT", "ldap", "ldaps", "redis", "sftp", "ftp", "tftp", "git",
+        "file", "jar", "netdoc", "ssh", "telnet", "smb", "mysql", "postgres",
+    ];
+    let hosts = [
+        "169.254.169.254",
+        "127.0.0.1",
+        "0x7f000001",
+        "2130706433",
+        "[::1]",
+        "[::ffff:169.254.169.254]",
+        "10.0.0.1",
+        "192.168.1.1",
+        "169.254.1.1",
+        "[fd00:ec2::254]",
+        "metadata.google.internal",
+        "docs.rs",
+        "93.184.215.14",
+    ];
+    let gates = [
+        gate(Tier::Personal),
+        gate(Tier::Team),
+        gate(Tier::Production),
+    ];
+    let mut wrong = Vec::new();
+    for scheme in schemes {
+        for host in hosts {
+            let url = format!("{scheme}://{host}:6379/_GET%20/latest");
+            let call = ToolCall::new(Principal::new("ana"), "net", "fetch")
+                .arguments(json!({ "url": url }));
+            for g in &gates {
+                let d = g.authorize(&call);
+                if d.verdict() != Verdict::Deny
+                    || !d
+                        .policy_ids()
+                        .iter()
+                        .any(|p| p == "unparseable-destination")
+                {
+                    wrong.push(format!("{:?} {url}: {:?}", g.tier(), d.verdict()));
+                }
+            }
+            // `jar:` and `netdoc:` are URLs inside URLs in some clients.
+            let nested = format!("{scheme}:http://{host}/x!/y");
+            let call = ToolCall::new(Principal::new("ana"), "net", "fetch")
+                .arguments(json!({ "url": nested }));
+            if gates[0].authorize(&call).verdict() != Verdict::Deny {
+                wrong.push(format!("personal {nested}"));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} allowed:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+    // `http` to a public name is still allowed where it was.
+    let call = ToolCall::new(Principal::new("ana"), "net", "fetch")
+        .arguments(json!({ "url": "http://docs.rs/x" }));
+    assert_eq!(gates[1].authorize(&call).verdict(), Verdict::Allow);
+    assert_eq!(gates[0].authorize(&call).verdict(), Verdict::Allow);
+}
+
+/// A tool whose inventory widens its schemes may use them, and an IP literal in
+/// the host of a scheme the URL standard does not know is read as an IP.
+#[test]
+fn widened_schemes_still_class_ip_literals() {
+    let team = gate(Tier::Team);
+    let personal = gate(Tier::Personal);
+    let decide = |g: &Gate, url: &str| {
+        let call = ToolCall::new(Principal::new("ana"), "net", "fetch_ftp")
+            .arguments(json!({ "url": url }));
+        g.authorize(&call).verdict()
+    };
+    assert_eq!(decide(&team, "ftp://docs.rs/pub"), Verdict::Allow);
+    assert_eq!(decide(&team, "sftp://docs.rs/pub"), Verdict::Allow);
+    assert_eq!(decide(&team, "https://docs.rs/"), Verdict::Allow);
+    assert_eq!(decide(&personal, "sftp://other.example/"), Verdict::Allow);
+    for url in [
+        "sftp://169.254.169.254/",
+        "sftp://0xa9fea9fe/",
+        "sftp://2852039166/",
+        "sftp://127.1/",
+        "sftp://0177.0.0.1:22/",
+        "sftp://[::1]/",
+        "sftp://[::ffff:127.0.0.1]/",
+        "sftp://%31%32%37.0.0.1/",
+        "SFTP://10.0.0.1/",
+        "ftp://192.168.0.1/",
+    ] {
+        assert_eq!(decide(&personal, url), Verdict::Deny, "{url}");
+        assert_eq!(decide(&team, url), Verdict::Deny, "{url}");
+    }
+    assert_eq!(decide(&personal, "gopher://docs.rs/"), Verdict::Deny);
+    // The inventory refuses a scheme that is not one, or `schemes` on a host.
+    for bad in [
+        r#"destination = { argument = "url", kind = "url", schemes = ["ftp://"] }"#,
+        r#"destination = { argument = "h", kind = "host", schemes = ["ftp"] }"#,
+    ] {
+        let text = format!(
+            "version = 1\n[[servers]]\nid = \"s\"\nowner = \"o\"\ntransport = \"stdio\"\ncredential = \"none\"\ndata_classes = [\"public\"]\nprovenance = {{ kind = \"first_party\" }}\n[[servers.tools]]\nname = \"t\"\nactions = [\"egress\"]\nreach = \"public\"\n{bad}\n"
+        );
+        let e = Inventory::from_toml_str(&text, "bad.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("schemes"), "{e}");
+    }
+}
+
+/// `[::ffff:a.b.c.d]` reaches policies as the IPv4 address it carries (Cedar's
+/// `ip()` takes no dotted IPv6), instead of failing every call's context.
+#[test]
+fn ipv4_mapped_addresses_reach_policies_as_ipv4() {
+    let policies = mcpguard_policy::PolicySource::baseline().with_str(
+        "egress.cedar",
+        r#"
+        @id("no-test-net")
+        @reason("the test network is off limits")
+        forbid (principal, action == Mcp::Action::"call_tool", resource)
+        when { context.destination has ip && context.destination.ip.isInRange(ip("93.184.215.0/24")) };
+        "#,
+    );
+    let gate = Gate::builder()
+        .inventory(Inventory::from_toml_str(INVENTORY, "egress.toml").unwrap())
+        .tier(Tier::Personal)
+        .policies(policies)
+        .build()
+        .unwrap();
+    let decide = |url: &str| {
+        let call =
+            ToolCall::new(Principal::new("ana"), "net", "fetch").arguments(json!({ "url": url }));
+        gate.authorize(&call)
+    };
+    for url in [
+        "http://[::ffff:93.184.215.14]/",
+        "http://[::ffff:5db8:d70e]/",
+        "http://[64:ff9b::93.184.215.14]/",
+    ] {
+        let d = decide(url);
+        assert!(d.errors().is_empty(), "{url}: {:?}", d.errors());
+        assert!(
+            d.policy_ids().iter().any(|p| p == "no-test-net"),
+            "{url}: {d:?}"
+        );
+    }
+    let d = decide("http://[2606:4700::1111]/");
+    assert_eq!(d.verdict(), Verdict::Allow, "{d:?}");
+    let d = Destination::parse(DestinationKind::Url, "http://[::ffff:10.0.0.1]/").unwrap();
+    assert_eq!(d.judged_ip(), Some("10.0.0.1".parse().unwrap()));
+    assert_eq!(d.ip(), Some("::ffff:10.0.0.1".parse().unwrap()));
 }
 
 #[test]
