@@ -2,10 +2,26 @@
 //! accepts policies over them.
 //!
 //! Each tool's `inputSchema` (JSON Schema, from `tools/list`) is read into an
-//! [`ArgType`]: `string` → `String`, `integer` → `Long`, `boolean` → `Bool`,
-//! `array` with typed `items` → `Set<..>`, `object` with `properties` → a record,
-//! nested to any depth up to 8. Other JSON Schema types (`number`, `null`, unions,
-//! `anyOf`, ...) are not represented, and neither are properties without a type.
+//! [`ArgType`]:
+//!
+//! | JSON Schema | Cedar |
+//! |---|---|
+//! | `string`, a string `enum` or `const` | `String` |
+//! | `integer`, an integer `enum` or `const` | `Long` |
+//! | `boolean` | `Bool` |
+//! | `array` with typed `items` | `Set<..>` |
+//! | `object` with `properties` | a record |
+//! | `["T", "null"]`, `anyOf`/`oneOf` of `T` and `null` | `T`, optional |
+//! | `anyOf`/`oneOf` whose alternatives all have one type | that type |
+//! | `$ref` into `#/$defs` or `#/definitions`, `allOf` of one schema | what it points at |
+//!
+//! This covers what `schemars` (which rmcp's `#[tool]` macros use) generates for
+//! `Option<T>`, unsigned and signed integers, `Vec<T>`, unit enums and nested
+//! structs, to a depth of 8. What has no Cedar type is reported, never dropped
+//! in silence: a `number` (Cedar has whole numbers only), alternatives of different
+//! types, a property without a type, a reference that leads nowhere. The gate lists
+//! each such property in [`crate::Gate::schema_notes`] with its tool, and a policy
+//! that names one fails validation with the reason.
 //!
 //! Cedar types the context per action, not per tool, so the gate's `Args` record is
 //! the union of all tools' arguments: every attribute optional, at every level
@@ -15,8 +31,8 @@
 //!
 //! At call time the arguments are checked against the called tool's own schema:
 //! a value of the wrong type (a number where the tool takes a string) makes the
-//! call malformed, and the gate denies it. Arguments the tool's schema does not
-//! type are not visible to policies.
+//! call malformed, and the gate denies it. A `null` is an absent argument.
+//! Arguments the tool's schema does not type are not visible to policies.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -36,37 +52,178 @@ pub(crate) enum ArgType {
     Record(BTreeMap<String, ArgType>),
 }
 
+/// A property of a tool's input schema that has no Cedar type: its dotted path
+/// and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Untyped {
+    pub(crate) path: String,
+    pub(crate) why: String,
+}
+
+/// What one schema reads as: a type (and whether `null` is allowed), or why none.
+type Read = Result<(ArgType, bool), String>;
+
 impl ArgType {
-    /// The type of a JSON Schema, or `None` when it has none mcpguard represents.
-    pub(crate) fn from_json_schema(schema: &Value) -> Option<Self> {
-        Self::read(schema, 0)
+    /// The record type of a tool's input schema, with every property that has no
+    /// Cedar type in `untyped`. `None` when the schema is not an object schema.
+    pub(crate) fn of_input_schema(
+        schema: &Value,
+        untyped: &mut Vec<Untyped>,
+    ) -> Option<BTreeMap<String, ArgType>> {
+        match Self::read(schema, schema, 0, "", untyped) {
+            Ok((Self::Record(fields), _)) => Some(fields),
+            _ => None,
+        }
     }
 
-    fn read(schema: &Value, depth: usize) -> Option<Self> {
+    /// Reads `schema` (inside the document `root`, for `$ref`) at `path`.
+    fn read(
+        schema: &Value,
+        root: &Value,
+        depth: usize,
+        path: &str,
+        untyped: &mut Vec<Untyped>,
+    ) -> Read {
         if depth > MAX_DEPTH {
-            return None;
+            return Err(format!("it is nested deeper than {MAX_DEPTH} levels"));
         }
-        match schema.get("type")?.as_str()? {
-            "string" => Some(Self::String),
-            "integer" => Some(Self::Long),
-            "boolean" => Some(Self::Bool),
-            "array" => Some(Self::Set(Box::new(Self::read(
-                schema.get("items")?,
-                depth + 1,
-            )?))),
+        let Value::Object(map) = schema else {
+            return Err("its schema is not an object".to_owned());
+        };
+        if let Some(reference) = map.get("$ref") {
+            let target = reference
+                .as_str()
+                .and_then(|r| r.strip_prefix('#'))
+                .and_then(|pointer| root.pointer(pointer))
+                .ok_or_else(|| "its `$ref` does not point into the schema".to_owned())?;
+            return Self::read(target, root, depth + 1, path, untyped);
+        }
+        if let Some(Value::Array(all)) = map.get("allOf") {
+            return match all.as_slice() {
+                [one] => Self::read(one, root, depth + 1, path, untyped),
+                _ => Err("it combines several schemas with `allOf`".to_owned()),
+            };
+        }
+        for key in ["anyOf", "oneOf"] {
+            if let Some(Value::Array(alternatives)) = map.get(key) {
+                return Self::alternatives(alternatives, root, depth, path, untyped, key);
+            }
+        }
+        if let Some(Value::Array(values)) = map.get("enum") {
+            return Self::of_values(values.iter(), "enum");
+        }
+        if let Some(value) = map.get("const") {
+            return Self::of_values(std::iter::once(value), "const");
+        }
+        let (name, nullable) = match map.get("type") {
+            Some(Value::String(t)) => (t.as_str(), false),
+            Some(Value::Array(types)) => {
+                let names: Vec<&str> = types
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .filter(|t| *t != "null")
+                    .collect();
+                match names.as_slice() {
+                    [one] => (*one, names.len() < types.len()),
+                    _ => return Err("it allows values of several types".to_owned()),
+                }
+            }
+            _ => return Err("it has no type".to_owned()),
+        };
+        let t = match name {
+            "string" => Self::String,
+            "integer" => Self::Long,
+            "boolean" => Self::Bool,
+            "number" => {
+                return Err("it is a number, and Cedar has whole numbers only".to_owned());
+            }
+            "array" => {
+                let items = map
+                    .get("items")
+                    .ok_or_else(|| "it is an array without `items`".to_owned())?;
+                let (item, _) = Self::read(items, root, depth + 1, &format!("{path}[]"), untyped)
+                    .map_err(|why| format!("its items cannot be typed: {why}"))?;
+                Self::Set(Box::new(item))
+            }
             "object" => {
                 let mut fields = BTreeMap::new();
-                if let Some(Value::Object(props)) = schema.get("properties") {
+                if let Some(Value::Object(props)) = map.get("properties") {
                     for (name, prop) in props {
-                        if let Some(t) = Self::read(prop, depth + 1) {
-                            fields.insert(name.clone(), t);
+                        let at = if path.is_empty() {
+                            name.clone()
+                        } else {
+                            format!("{path}.{name}")
+                        };
+                        match Self::read(prop, root, depth + 1, &at, untyped) {
+                            Ok((t, _)) => {
+                                fields.insert(name.clone(), t);
+                            }
+                            Err(why) => untyped.push(Untyped { path: at, why }),
                         }
                     }
                 }
-                Some(Self::Record(fields))
+                Self::Record(fields)
             }
-            _ => None,
+            other => return Err(format!("its type `{other}` has no Cedar type")),
+        };
+        Ok((t, nullable))
+    }
+
+    /// `anyOf` / `oneOf`: `null` alternatives make the type optional; the others
+    /// must all read as one type.
+    fn alternatives(
+        alternatives: &[Value],
+        root: &Value,
+        depth: usize,
+        path: &str,
+        untyped: &mut Vec<Untyped>,
+        key: &str,
+    ) -> Read {
+        let mut found: Option<ArgType> = None;
+        let mut nullable = false;
+        for alternative in alternatives {
+            if alternative.get("type").and_then(Value::as_str) == Some("null") {
+                nullable = true;
+                continue;
+            }
+            let (t, null) = Self::read(alternative, root, depth + 1, path, untyped)?;
+            nullable |= null;
+            match &found {
+                None => found = Some(t),
+                Some(previous) if *previous == t => {}
+                Some(_) => return Err(format!("its `{key}` alternatives have different types")),
+            }
         }
+        found
+            .map(|t| (t, nullable))
+            .ok_or_else(|| format!("its `{key}` allows only `null`"))
+    }
+
+    /// The type of an `enum` or `const`: all strings, all integers or all booleans
+    /// (`null` makes it optional).
+    fn of_values<'a>(values: impl Iterator<Item = &'a Value>, key: &str) -> Read {
+        let mut found: Option<ArgType> = None;
+        let mut nullable = false;
+        for value in values {
+            let t = match value {
+                Value::Null => {
+                    nullable = true;
+                    continue;
+                }
+                Value::String(_) => Self::String,
+                Value::Bool(_) => Self::Bool,
+                Value::Number(n) if n.is_i64() => Self::Long,
+                _ => return Err(format!("its `{key}` values have no Cedar type")),
+            };
+            match &found {
+                None => found = Some(t),
+                Some(previous) if *previous == t => {}
+                Some(_) => return Err(format!("its `{key}` values have different types")),
+            }
+        }
+        found
+            .map(|t| (t, nullable))
+            .ok_or_else(|| format!("its `{key}` has no values"))
     }
 
     /// Merges another tool's record into this union; names typed differently are
@@ -178,7 +335,10 @@ fn record(
 ) -> Result<RestrictedExpression, ArgMismatch> {
     let mut fields = Vec::new();
     for (name, t) in tool {
-        let Some(v) = map.get(name) else { continue };
+        // `null` is an absent argument (an `Option` left empty).
+        let Some(v) = map.get(name).filter(|v| !v.is_null()) else {
+            continue;
+        };
         let path = if prefix.is_empty() {
             name.clone()
         } else {
@@ -251,24 +411,34 @@ mod tests {
     use serde_json::json;
 
     fn record_of(schema: &Value) -> BTreeMap<String, ArgType> {
-        match ArgType::from_json_schema(schema) {
-            Some(ArgType::Record(r)) => r,
-            other => panic!("{other:?}"),
-        }
+        let mut untyped = Vec::new();
+        ArgType::of_input_schema(schema, &mut untyped).expect("an object schema")
     }
 
     #[test]
     fn json_schema_maps_to_cedar_types() {
-        let r = record_of(&json!({
-            "type": "object",
-            "properties": {
-                "path": {"type": "string"},
-                "depth": {"type": "integer"},
-                "ratio": {"type": "number"},
-                "tags": {"type": "array", "items": {"type": "string"}},
-                "opts": {"type": "object", "properties": {"recursive": {"type": "boolean"}}}
-            }
-        }));
+        let mut untyped = Vec::new();
+        let r = ArgType::of_input_schema(
+            &json!({
+                "type": "object",
+                "properties": {
+                    "path": {"type": "string"},
+                    "depth": {"type": "integer"},
+                    "ratio": {"type": "number"},
+                    "tags": {"type": "array", "items": {"type": "string"}},
+                    "opts": {"type": "object", "properties": {"recursive": {"type": "boolean"}}}
+                }
+            }),
+            &mut untyped,
+        )
+        .unwrap();
+        assert_eq!(
+            untyped,
+            vec![Untyped {
+                path: "ratio".to_owned(),
+                why: "it is a number, and Cedar has whole numbers only".to_owned()
+            }]
+        );
         let mut out = String::new();
         record_to_cedar(&r, &mut out);
         assert_eq!(

@@ -88,6 +88,8 @@ struct ToolIndex {
     /// Each server's credential source and the tiers it may be resolved in.
     credentials: HashMap<String, (CredentialSource, Option<BTreeSet<Tier>>)>,
     args: BTreeMap<String, ArgType>,
+    /// Properties of tools' input schemas with no Cedar type, by "server/tool".
+    untyped: Vec<(String, args::Untyped)>,
     schema: Schema,
     schema_text: String,
     notes: Vec<String>,
@@ -259,7 +261,10 @@ impl GateBuilder {
             )
         })?;
         let index = ToolIndex::build(&inventory, &self.definitions)?;
-        let policies = self.policies.unwrap_or_default().compile(&index.schema)?;
+        let policies = self
+            .policies
+            .unwrap_or_default()
+            .compile(&index.schema, &index.untyped)?;
         Ok(Gate {
             index: Arc::new(index),
             policies: RwLock::new(Arc::new(policies)),
@@ -307,6 +312,7 @@ impl ToolIndex {
 
     fn build(inventory: &Inventory, definitions: &[(String, Value)]) -> Result<Self, BuildError> {
         let mut notes = Vec::new();
+        let mut untyped_args = Vec::new();
         // Tool definitions by "server/tool": fingerprint and input type.
         let mut defs: HashMap<String, (Fingerprint, Option<BTreeMap<String, ArgType>>)> =
             HashMap::new();
@@ -336,14 +342,19 @@ impl ToolIndex {
                         "server `{server}` offers tool `{name}`, which is not in the inventory; calls to it are denied"
                     ));
                 }
+                let key = format!("{server}/{name}");
+                let mut untyped = Vec::new();
                 let args = tool
                     .get("inputSchema")
-                    .and_then(ArgType::from_json_schema)
-                    .and_then(|t| match t {
-                        ArgType::Record(r) => Some(r),
-                        _ => None,
-                    });
-                defs.insert(format!("{server}/{name}"), (fp, args));
+                    .and_then(|schema| ArgType::of_input_schema(schema, &mut untyped));
+                for u in untyped {
+                    notes.push(format!(
+                        "tool `{key}`: argument `{}` cannot be typed for policies ({}); policies cannot see it",
+                        u.path, u.why
+                    ));
+                    untyped_args.push((key.clone(), u));
+                }
+                defs.insert(key, (fp, args));
             }
         }
         // The union of all argument records.
@@ -362,6 +373,9 @@ impl ToolIndex {
                 "argument `{c}` has different types in different tools; policies cannot see it"
             ));
         }
+        // What policies cannot see after all: untypable in a tool, and not typed
+        // by another tool under the same name.
+        untyped_args.retain(|(_, u)| !arg_path_in(&union, &u.path));
         let mut args_type = String::from("type Args = ");
         args::record_to_cedar(&union, &mut args_type);
         args_type.push(';');
@@ -439,6 +453,7 @@ impl ToolIndex {
             servers,
             credentials,
             args: union,
+            untyped: untyped_args,
             schema,
             schema_text,
             notes,
@@ -449,6 +464,29 @@ impl ToolIndex {
             server_type,
         })
     }
+}
+
+/// Whether the dotted `path` (`opts.depth`, `tags[]`) is declared in `record`.
+fn arg_path_in(record: &BTreeMap<String, ArgType>, path: &str) -> bool {
+    let mut current = record;
+    let mut parts = path.split('.').peekable();
+    while let Some(part) = parts.next() {
+        let Some(t) = current.get(part.trim_end_matches("[]")) else {
+            return false;
+        };
+        if parts.peek().is_none() {
+            return true;
+        }
+        let mut t = t;
+        while let ArgType::Set(inner) = t {
+            t = inner;
+        }
+        let ArgType::Record(inner) = t else {
+            return false;
+        };
+        current = inner;
+    }
+    false
 }
 
 fn server_attrs(server: &ServerRecord) -> HashMap<String, RestrictedExpression> {
@@ -912,7 +950,7 @@ impl Gate {
     ///
     /// As [`GateBuilder::build`]; the old set stays in force.
     pub fn swap_policies(&self, policies: &PolicySource) -> Result<(), BuildError> {
-        let compiled = Arc::new(policies.compile(&self.index.schema)?);
+        let compiled = Arc::new(policies.compile(&self.index.schema, &self.index.untyped)?);
         // A poisoned lock still holds a valid Arc: replace it all the same.
         let mut guard = self
             .policies

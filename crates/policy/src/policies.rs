@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use cedar_policy::{Effect, PolicyId, PolicySet, Schema, ValidationMode, Validator};
 
+use crate::args::Untyped;
 use crate::error::{BuildError, BuildErrorKind, diagnostic_offset, line_col};
 use crate::index::PolicyIndex;
 
@@ -111,7 +112,14 @@ impl PolicySource {
     }
 
     /// Parses, names and validates every policy against `schema`.
-    pub(crate) fn compile(&self, schema: &Schema) -> Result<CompiledPolicies, BuildError> {
+    /// Parses and validates the policies against `schema`. `untyped` lists the
+    /// tools' arguments that have no Cedar type: a policy that fails validation
+    /// naming one is told why.
+    pub(crate) fn compile(
+        &self,
+        schema: &Schema,
+        untyped: &[(String, Untyped)],
+    ) -> Result<CompiledPolicies, BuildError> {
         let mut set = PolicySet::new();
         let mut meta = HashMap::new();
         let mut order = Vec::new();
@@ -177,13 +185,35 @@ impl PolicySource {
             let text = sources.get(&origin).map_or("", String::as_str);
             // Validation spans point into the policy's own source text.
             let at = diagnostic_offset(err).map(|o| line_col(text, o));
+            let policy_text = set
+                .policy(&PolicyId::new(&id))
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            let why = untyped_hint(&policy_text, untyped);
             return Err(BuildError::new(
                 BuildErrorKind::Validation,
                 format!(
-                    "{}: policy `{id}` does not validate against the mcpguard schema: {err}",
+                    "{}: policy `{id}` does not validate against the mcpguard schema: {err}{why}",
                     located(&origin, at, "").trim_end_matches(": ")
                 ),
             ));
+        }
+        for id in &order {
+            let Some(policy) = set.policy(&PolicyId::new(id)) else {
+                continue;
+            };
+            let why = untyped_hint(&policy.to_string(), untyped);
+            if !why.is_empty() {
+                let (origin, offset) = origins.get(id).cloned().unwrap_or_default();
+                let text = sources.get(&origin).map_or("", String::as_str);
+                return Err(BuildError::new(
+                    BuildErrorKind::Validation,
+                    format!(
+                        "{}: policy `{id}` does not validate against the mcpguard schema: it names an argument policies cannot see{why}",
+                        located_origin(&origin, text, offset)
+                    ),
+                ));
+            }
         }
         let index = PolicyIndex::build(&set);
         Ok(CompiledPolicies {
@@ -244,4 +274,37 @@ pub(crate) struct CompiledPolicies {
     /// Policy ids in the order of their sources.
     pub(crate) order: Vec<String>,
     pub(crate) index: PolicyIndex,
+}
+
+/// Why a policy that names untypable arguments cannot see them: `""` when it
+/// names none. Cedar's validator types `context.args has x` as `false` for a name
+/// `Args` does not declare and skips what follows, so such a policy would
+/// validate and never fire: it is refused instead.
+fn untyped_hint(policy: &str, untyped: &[(String, Untyped)]) -> String {
+    let policy = policy.split_whitespace().collect::<Vec<_>>().join(" ");
+    let named: Vec<String> = untyped
+        .iter()
+        .filter(|(_, u)| {
+            let dotted = u.path.replace("[]", "");
+            let (parent, last) = match dotted.rsplit_once('.') {
+                Some((parent, last)) => (format!("args.{parent}"), last.to_owned()),
+                None => ("args".to_owned(), dotted.clone()),
+            };
+            policy.contains(&format!("args.{dotted}"))
+                || policy.contains(&format!("{parent} has {last}"))
+                || policy.contains(&format!("{parent} has \"{last}\""))
+                || policy.contains(&format!("{parent}[\"{last}\"]"))
+        })
+        .map(|(tool, u)| {
+            format!(
+                "argument `{}` of tool `{tool}` cannot be typed for policies: {}",
+                u.path, u.why
+            )
+        })
+        .collect();
+    if named.is_empty() {
+        String::new()
+    } else {
+        format!("; {}", named.join("; "))
+    }
 }
