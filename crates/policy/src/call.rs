@@ -50,7 +50,11 @@ impl Principal {
 ///     .purpose("answer a question about the code");
 /// assert_eq!(call.tool(), "read_text_file");
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Its `Debug` shows no text the caller sent (names, session, arguments and
+/// purpose may all carry secrets): only the call's digest, which binds them, and
+/// which parts are set.
+#[derive(Clone, PartialEq)]
 pub struct ToolCall {
     principal: Principal,
     session: Option<String>,
@@ -156,6 +160,26 @@ impl ToolCall {
         }
         h.update(mcpguard_core::canonical_json(&self.arguments).as_bytes());
         CallDigest(h.finalize().into())
+    }
+}
+
+impl std::fmt::Debug for ToolCall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const HIDDEN: &str = "[REDACTED]";
+        let arguments = match &self.arguments {
+            Value::Object(map) => format!("[REDACTED: {} arguments]", map.len()),
+            _ => HIDDEN.to_owned(),
+        };
+        f.debug_struct("ToolCall")
+            .field("digest", &self.digest())
+            .field("principal", &HIDDEN)
+            .field("server", &HIDDEN)
+            .field("tool", &HIDDEN)
+            .field("session", &self.session.as_ref().map(|_| HIDDEN))
+            .field("arguments", &arguments)
+            .field("purpose", &self.purpose.as_ref().map(|_| HIDDEN))
+            .field("definition", &self.definition)
+            .finish()
     }
 }
 

@@ -82,6 +82,22 @@ impl Decision {
         }
     }
 
+    /// The same decision with its reasons and errors passed through `redactor`:
+    /// an evaluation error can quote an argument, a refusal a caller's words.
+    pub(crate) fn redacted(mut self, redactor: &mcpguard_redact::Redactor) -> Self {
+        for error in &mut self.errors {
+            if let std::borrow::Cow::Owned(clean) = redactor.redact(error) {
+                *error = clean;
+            }
+        }
+        for reason in &mut self.reasons {
+            if let std::borrow::Cow::Owned(clean) = redactor.redact(reason) {
+                *reason = Arc::from(clean);
+            }
+        }
+        self
+    }
+
     /// Allow, RequireApproval or Deny.
     pub fn verdict(&self) -> Verdict {
         self.verdict

@@ -152,7 +152,7 @@ pub struct GateBuilder {
     audit: Option<Arc<dyn AuditSink>>,
     redactor: Option<Redactor>,
     unaudited_calls: bool,
-    redact_results: bool,
+    keep_results: bool,
     keep_untrusted_output: bool,
 }
 
@@ -228,11 +228,13 @@ impl GateBuilder {
         self
     }
 
-    /// Whether guarded calls pass their results through the redactor before they
-    /// return to the model (default: no).
+    /// Whether guarded calls pass their results (text, structured content, keys
+    /// and values) through the redactor before they return to the model (default:
+    /// yes). Turn it off only for a server whose results must reach the model
+    /// byte for byte and that holds no secret.
     #[must_use]
     pub fn redact_results(mut self, redact: bool) -> Self {
-        self.redact_results = redact;
+        self.keep_results = !redact;
         self
     }
 
@@ -284,7 +286,7 @@ impl GateBuilder {
                     .map_err(|e| BuildError::new(BuildErrorKind::Redactor, e.to_string()))?,
             },
             unaudited_calls: self.unaudited_calls,
-            redact_results: self.redact_results,
+            redact_results: !self.keep_results,
             sanitize_untrusted: !self.keep_untrusted_output,
         })
     }
@@ -675,12 +677,28 @@ impl Gate {
         self.decide(call, false, false)
     }
 
+    /// A decision fit to leave the gate: reasons and errors that may quote what a
+    /// caller sent are redacted. Policy reasons are the policy author's words and
+    /// need no pass: only decisions with errors, or denied before evaluation, get
+    /// one.
+    fn released(&self, decision: Decision) -> Decision {
+        if decision.errors().is_empty() && !decision.policy_ids().is_empty() {
+            return decision;
+        }
+        decision.redacted(&self.redactor)
+    }
+
     /// Decides a call that a person approved. The grant must be for exactly this
     /// call (same principal, server, tool and arguments), unexpired and unused; it
     /// is used up by this call. The policies are evaluated again with
     /// `context.approved`, so an approval lifts only approval gates: any other
     /// forbid still denies.
     pub fn authorize_approved(&self, call: &ToolCall, grant: &ApprovalGrant) -> Decision {
+        let decision = self.check_approved(call, grant);
+        self.released(decision)
+    }
+
+    fn check_approved(&self, call: &ToolCall, grant: &ApprovalGrant) -> Decision {
         if grant.digest() != call.digest().to_hex() {
             return Decision::deny(
                 "the approval was given for a different call (another tool, principal or arguments)",
@@ -829,12 +847,14 @@ impl Gate {
             resource_type: &self.index.tool_type,
             entities: [&entry.entity, &entry.server_entity],
         };
-        self.list_context()
+        let decision = self
+            .list_context()
             .and_then(|context| self.evaluate(principal, &target, context, false))
             .map_or_else(
                 |d| d,
                 |(outcome, policies)| interpret(&policies, outcome, None),
-            )
+            );
+        self.released(decision)
     }
 
     /// The tools of `server` that `principal` may see, in inventory order.
@@ -867,7 +887,10 @@ impl Gate {
         action: ServerAction,
     ) -> Decision {
         let Some((server_uid, entity)) = self.index.servers.get(server) else {
-            return Decision::deny(format!("server `{server}` is not in the inventory"));
+            return self.released(Decision::deny(format!(
+                "server `{}` is not in the inventory",
+                shown_name(server)
+            )));
         };
         let action = match action {
             ServerAction::ReadResource => &self.index.actions.read_resource,
@@ -880,12 +903,14 @@ impl Gate {
             resource_type: &self.index.server_type,
             entities: [entity],
         };
-        self.list_context()
+        let decision = self
+            .list_context()
             .and_then(|context| self.evaluate(principal, &target, context, false))
             .map_or_else(
                 |d| d,
                 |(outcome, policies)| interpret(&policies, outcome, None),
-            )
+            );
+        self.released(decision)
     }
 
     /// The decision with every policy's part in it (in the order of their sources):
@@ -1081,6 +1106,11 @@ impl Gate {
     }
 
     fn decide(&self, call: &ToolCall, approved: bool, exhaustive: bool) -> Decision {
+        let decision = self.decide_inner(call, approved, exhaustive);
+        self.released(decision)
+    }
+
+    fn decide_inner(&self, call: &ToolCall, approved: bool, exhaustive: bool) -> Decision {
         let outcome = self
             .call_context(call, approved)
             .and_then(|(entry, context)| {
@@ -1099,7 +1129,7 @@ impl Gate {
             return first;
         }
         // Only approval gates denied: would an approval let it through?
-        let with_approval = self.decide(call, true, exhaustive);
+        let with_approval = self.decide_inner(call, true, exhaustive);
         if with_approval.is_allowed() {
             first
         } else {
@@ -1395,22 +1425,24 @@ fn session_key(call: &ToolCall) -> SessionKey {
     }
 }
 
+/// A name that came from a client, as a reason shows it: only when it is
+/// name-shaped (the gate's redactor still passes over every reason that leaves it).
+fn shown_name(s: &str) -> &str {
+    if s.len() <= 128
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+    {
+        s
+    } else {
+        "(name not shown)"
+    }
+}
+
 fn not_in_inventory(server: &str, tool: &str) -> Decision {
-    // Names come from the client: show them only when they are name-shaped.
-    let shown = |s: &str| {
-        if s.len() <= 128
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
-        {
-            format!("`{s}`")
-        } else {
-            "(name not shown)".to_owned()
-        }
-    };
     Decision::deny(format!(
-        "tool {} of server {} is not in the inventory",
-        shown(tool),
-        shown(server)
+        "tool `{}` of server `{}` is not in the inventory",
+        shown_name(tool),
+        shown_name(server)
     ))
 }
 

@@ -129,7 +129,9 @@ impl ToolResult for () {
 }
 
 /// Why a guarded call did not return the handler's result.
-#[derive(Debug)]
+///
+/// Neither its `Display` nor its `Debug` repeats the handler's own error, which
+/// may hold anything; match on [`GuardError::Handler`] to get it.
 #[non_exhaustive]
 pub enum GuardError<E> {
     /// The gate denied the call; the handler did not run.
@@ -146,6 +148,18 @@ pub enum GuardError<E> {
     /// private data): the result is withheld, as the next calls could not be
     /// judged by it.
     Session(StoreError),
+}
+
+impl<E> fmt::Debug for GuardError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Denied(d) => f.debug_tuple("Denied").field(d).finish(),
+            Self::NeedsApproval(d) => f.debug_tuple("NeedsApproval").field(d).finish(),
+            Self::Handler(_) => f.write_str("Handler([REDACTED])"),
+            Self::Audit(e) => f.debug_tuple("Audit").field(e).finish(),
+            Self::Session(e) => f.debug_tuple("Session").field(e).finish(),
+        }
+    }
 }
 
 impl<E> fmt::Display for GuardError<E> {
@@ -175,7 +189,7 @@ impl<E> fmt::Display for GuardError<E> {
     }
 }
 
-impl<E: fmt::Debug> std::error::Error for GuardError<E> {}
+impl<E> std::error::Error for GuardError<E> {}
 
 /// What a guarded call knows once it is allowed to run.
 struct Started {
@@ -323,7 +337,8 @@ impl Gate {
     /// the denial in the audit trail as [`Gate::guard`] would. The reason is
     /// redacted in the event like any other text.
     pub fn refuse(&self, call: &ToolCall, reason: impl Into<String>) -> Decision {
-        let decision = Decision::deny(reason);
+        let reason = reason.into();
+        let decision = Decision::deny(self.redactor.redact(&reason));
         let event = self.event(
             call,
             &decision,
@@ -360,6 +375,8 @@ impl Gate {
         duration: Option<Duration>,
         approver: Option<&str>,
     ) -> AuditEvent {
+        // Every string of the event has passed the redactor: names, ids and keys
+        // come from the client as much as values do.
         let redact = |s: &str| self.redactor.redact(s).into_owned();
         let mut arguments = call.arguments_value().clone();
         self.redactor.redact_json(&mut arguments);
@@ -374,19 +391,19 @@ impl Gate {
             operation: "execute_tool".to_owned(),
             method: "tools/call".to_owned(),
             call_id: call_id.to_owned(),
-            actor: call.principal().id().to_owned(),
-            session: call.session_id().map(ToOwned::to_owned),
-            server: call.server().to_owned(),
-            tool: call.tool().to_owned(),
+            actor: redact(call.principal().id()),
+            session: call.session_id().map(redact),
+            server: redact(call.server()),
+            tool: redact(call.tool()),
             target: self.target_of(call).map(|t| redact(&t)),
             purpose: call.purpose_text().map(redact),
             decision: decision.verdict(),
             policies: decision.policy_ids().to_vec(),
-            reasons: decision.reasons().map(ToOwned::to_owned).collect(),
+            reasons: decision.reasons().map(redact).collect(),
             outcome,
             error: error.map(redact),
             duration_us: duration.map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
-            approver: approver.map(ToOwned::to_owned),
+            approver: approver.map(redact),
             arguments,
             sanitized: None,
         }

@@ -513,8 +513,9 @@ impl Redactor {
     /// Redacts a JSON value in place: every string is redacted, and every value
     /// under a sensitive key (`password`, `token`, `secret`, `authorization`,
     /// `api_key`, `clientSecret`, ..., any case) is replaced whole, whatever it
-    /// holds, except `null`, booleans and empty strings. Returns how many values
-    /// changed.
+    /// holds, except `null`, booleans and empty strings. Keys are redacted too: a
+    /// key that holds a secret is renamed to its redacted form. Returns how many
+    /// values and keys changed.
     ///
     /// ```
     /// use mcpguard_redact::Redactor;
@@ -538,6 +539,7 @@ impl Redactor {
                 }
                 Value::Array(items) => stack.extend(items.iter_mut()),
                 Value::Object(map) => {
+                    changed += self.redact_keys(map);
                     for (k, v) in map.iter_mut() {
                         if is_sensitive_key(k) {
                             changed += self.redact_whole(v);
@@ -548,6 +550,37 @@ impl Redactor {
                 }
                 Value::Null | Value::Bool(_) | Value::Number(_) => {}
             }
+        }
+        changed
+    }
+
+    /// Redacts the keys of an object: a key that holds a secret is renamed to its
+    /// redacted form (`#2`, `#3`, ... keep keys distinct). The value of a
+    /// sensitive key is redacted whole before its key is renamed.
+    fn redact_keys(&self, map: &mut serde_json::Map<String, Value>) -> usize {
+        let renames: Vec<(String, String)> = map
+            .keys()
+            .filter_map(|k| match self.redact(k) {
+                Cow::Owned(new) => Some((k.clone(), new)),
+                Cow::Borrowed(_) => None,
+            })
+            .collect();
+        let mut changed = 0;
+        for (old, new) in renames {
+            let Some(mut value) = map.remove(&old) else {
+                continue;
+            };
+            if is_sensitive_key(&old) {
+                changed += self.redact_whole(&mut value);
+            }
+            let mut key = new.clone();
+            let mut n = 2;
+            while map.contains_key(&key) {
+                key = format!("{new}#{n}");
+                n += 1;
+            }
+            map.insert(key, value);
+            changed += 1;
         }
         changed
     }

@@ -288,6 +288,39 @@ fn redact_json_values_and_sensitive_keys() {
     assert_eq!(r.redact_json(&mut v), 0);
 }
 
+/// A secret used as an object key (a tool result keyed by token, an argument
+/// named after one) is redacted like a value; distinct keys stay distinct.
+#[test]
+fn redact_json_redacts_keys_too() {
+    let r = redactor();
+    let a = "ghp_Q3r7TfK9mZp2Lx8WcVb5Nn1Hs6Jd4Ga0Ye7U";
+    let b = "ghp_Z9r7TfK9mZp2Lx8WcVb5Nn1Hs6Jd4Ga0Ye7Q";
+    let mut v = serde_json::json!({
+        "ok": 1,
+        a: {"owner": "ana"},
+        "plain": {a: 1, b: 2},
+        "deep": [{ b: "x", format!("token={a}"): true }],
+    });
+    assert!(r.redact_json(&mut v) >= 3);
+    let text = v.to_string();
+    assert!(!text.contains(a) && !text.contains(b), "{text}");
+    assert!(
+        v.as_object()
+            .unwrap()
+            .keys()
+            .any(|k| k.starts_with("[REDACTED:github-pat")),
+        "{text}"
+    );
+    assert_eq!(v["deep"][0].as_object().unwrap().len(), 2, "{text}");
+    assert_eq!(v["ok"], 1);
+    // Two secret keys that redact alike stay two keys.
+    assert_eq!(v["plain"].as_object().unwrap().len(), 2, "{text}");
+    // Idempotent.
+    let before = v.clone();
+    assert_eq!(r.redact_json(&mut v), 0);
+    assert_eq!(v, before);
+}
+
 #[test]
 fn custom_rules_and_their_errors() {
     let rule = Rule::new("acme-key", r"acme_[a-z0-9]{16}")
