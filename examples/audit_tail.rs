@@ -1,10 +1,11 @@
-//! Reads a chained audit log (JSON lines from `JsonLinesSink`), verifies the hash
-//! chain and prints the events as a table.
+//! Reads a keyed audit log (JSON lines from `JsonLinesSink`), verifies its chain
+//! with the key in `MCPGUARD_AUDIT_KEY` and prints the events as a table.
 //!
-//! `cargo run --example audit_tail -- audit.jsonl`
+//! `MCPGUARD_AUDIT_KEY=… cargo run --example audit_tail -- audit.jsonl`
 //!
 //! Exit status: 0 when the chain is intact, 1 when it breaks (the table stops at the
-//! last good line and the break is named), 2 when the file cannot be read.
+//! last good line and the break is named), 2 when the file or the key cannot be
+//! used.
 #![expect(
     clippy::print_stdout,
     reason = "a command-line example prints its table"
@@ -14,7 +15,7 @@ use std::io::{BufRead, BufReader, Cursor};
 use std::process::ExitCode;
 use std::time::{Duration, UNIX_EPOCH};
 
-use mcpguard::policy::{AuditEvent, verify_chain};
+use mcpguard::policy::{AUDIT_KEY_VAR, AuditEvent, AuditKey, ChainErrorKind, verify_chain};
 
 fn main() -> ExitCode {
     let Some(path) = std::env::args().nth(1) else {
@@ -28,11 +29,19 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let verdict = verify_chain(Cursor::new(text.as_bytes()));
+    let key = match AuditKey::from_env(AUDIT_KEY_VAR) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let verdict = verify_chain(Cursor::new(text.as_bytes()), &key);
     let good_lines = match &verdict {
         Ok(summary) => summary.lines,
-        Err(e) => e.line - 1,
+        Err(e) => e.line().saturating_sub(1),
     };
+    let good_lines = usize::try_from(good_lines).unwrap_or(usize::MAX);
     println!(
         "{:<20}  {:<10}  {:<32}  {:<24}  {:<16}  {:<14}  {:>9}  POLICIES",
         "TIME (UTC)", "ACTOR", "SERVER/TOOL", "TARGET", "DECISION", "OUTCOME", "µs"
@@ -64,14 +73,18 @@ fn main() -> ExitCode {
     match verdict {
         Ok(summary) => {
             println!(
-                "\nchain intact: {} lines, last hash {}",
-                summary.lines, summary.last_hash
+                "\nchain intact: {} lines, head {}",
+                summary.lines, summary.head
             );
             ExitCode::SUCCESS
         }
         Err(e) => {
             eprintln!("\n{path}: {e}");
-            ExitCode::from(1)
+            ExitCode::from(if e.kind() == ChainErrorKind::Tampered {
+                1
+            } else {
+                2
+            })
         }
     }
 }

@@ -80,8 +80,7 @@ use rmcp::model::{
     UnsubscribeRequestParams, UpdateTaskParams,
 };
 use rmcp::service::{
-    ElicitationMode, MaybeSendFuture, NotificationContext, RequestContext, RoleServer,
-    SubscriptionContext,
+    MaybeSendFuture, NotificationContext, RequestContext, RoleServer, SubscriptionContext,
 };
 use rmcp::{ErrorData as McpError, ServerHandler};
 use serde::{Deserialize, Serialize};
@@ -420,14 +419,12 @@ impl<H: ServerHandler> Guarded<H> {
         let modern = context
             .protocol_version()
             .is_some_and(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str());
-        let elicits = context
-            .peer
-            .supported_elicitation_modes()
-            .contains(&ElicitationMode::Form);
-        if !modern && !elicits {
+        let elicits = declares_form_elicitation(&context);
+        if !elicits {
             let reason = format!(
-                "approval request {} is pending: this client can answer neither input \
-                 requests nor elicitation, so approve the call out of band",
+                "approval request {} is pending: this client did not declare form \
+                 elicitation, so it cannot be asked (neither by input request nor by \
+                 elicitation); approve the call out of band",
                 pending.digest().to_hex()
             );
             return Ok(refused(decision, Some(&reason)).into());
@@ -563,6 +560,17 @@ struct SealedApproval {
     tool: String,
     digest: String,
     grant: ApprovalGrant,
+}
+
+/// Whether the client declared form elicitation: in this request's capabilities
+/// (MCP 2026-07-28 and later, where capabilities travel with every request), or
+/// at `initialize` on older peers. An elicitation capability that names neither
+/// form nor URL means form, as the specification says.
+fn declares_form_elicitation(context: &RequestContext<RoleServer>) -> bool {
+    context
+        .client_capabilities()
+        .and_then(|caps| caps.elicitation)
+        .is_some_and(|e| e.form.is_some() || e.url.is_none())
 }
 
 /// An explicit yes: accepted, with `approve` ticked.

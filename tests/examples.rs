@@ -218,12 +218,13 @@ fn rules_example_lists_the_catalogue() {
 
 #[test]
 fn audit_tail_verifies_and_prints_a_chained_log() {
-    use mcpguard::policy::{Gate, JsonLinesSink, Principal, ToolCall};
+    use mcpguard::policy::{AuditKey, Gate, JsonLinesSink, Principal, ToolCall};
     use std::sync::Arc;
+    const KEY: &str = "3c2b1a09f8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a39281706f5e4d";
     let dir = std::env::temp_dir().join(format!("mcpguard-audit-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let log = dir.join("audit.jsonl");
-    let sink = Arc::new(JsonLinesSink::new(std::fs::File::create(&log).unwrap()));
+    let sink = Arc::new(JsonLinesSink::open(&log, AuditKey::parse(KEY).unwrap()).unwrap());
     let gate = Gate::builder()
         .inventory(mcpguard::Inventory::load(inventory("team.toml")).unwrap())
         .tier(mcpguard::Tier::Team)
@@ -236,7 +237,12 @@ fn audit_tail_verifies_and_prints_a_chained_log() {
         let _: Result<String, _> = gate.guard(&call, || Ok::<_, String>(String::new()));
     }
     drop(gate);
-    let out = example("audit_tail").arg(&log).output().unwrap();
+    let tail = || {
+        let mut c = example("audit_tail");
+        c.env("MCPGUARD_AUDIT_KEY", KEY).arg(&log);
+        c
+    };
+    let out = tail().output().unwrap();
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
     assert!(stdout.contains("filesystem/read_text_file"), "{stdout}");
@@ -247,9 +253,67 @@ fn audit_tail_verifies_and_prints_a_chained_log() {
     let mut lines: Vec<String> = original.lines().map(ToOwned::to_owned).collect();
     lines[2] = lines[2].replace("README.md", "README.txt");
     std::fs::write(&log, lines.join("\n") + "\n").unwrap();
-    let out = example("audit_tail").arg(&log).output().unwrap();
+    let out = tail().output().unwrap();
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
     assert!(stderr.contains("breaks at line 3"), "{stderr}");
+    // Without the key nothing can be judged.
+    let out = example("audit_tail")
+        .env_remove("MCPGUARD_AUDIT_KEY")
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Two servers on one audit log would fork its chain: the second is refused at
+/// start, naming the file; a server without its audit key does not start either.
+#[test]
+fn gated_server_refuses_a_second_writer_and_a_missing_key() {
+    use std::process::Stdio;
+    const KEY: &str = "5e4d3c2b1a09f8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a39281706f";
+    let dir = std::env::temp_dir().join(format!("mcpguard-lock-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("shared.audit.jsonl");
+    let start = |key: Option<&str>| {
+        let mut c = example("gated_server");
+        c.args(["--root"])
+            .arg(dir.join("root"))
+            .arg("--audit")
+            .arg(&log)
+            .env_remove("MCPGUARD_AUDIT_KEY")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(key) = key {
+            c.env("MCPGUARD_AUDIT_KEY", key);
+        }
+        c.spawn().unwrap()
+    };
+    let mut first = start(Some(KEY));
+    // The first holds the lock once it has opened the log.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !log.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(
+        first.try_wait().unwrap().is_none(),
+        "the first server stopped"
+    );
+    let second = start(Some(KEY)).wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("shared.audit.jsonl") && stderr.contains("another writer"),
+        "{stderr}"
+    );
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let keyless = start(None).wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&keyless.stderr);
+    assert!(!keyless.status.success());
+    assert!(stderr.contains("MCPGUARD_AUDIT_KEY"), "{stderr}");
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -17,7 +17,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use mcpguard::policy::verify_chain;
+use mcpguard::policy::{AuditKey, ChainHead, verify_chain_with_head};
+
+/// The audit key the servers of this test sign with (hex, 32 bytes).
+const AUDIT_KEY: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
 
 fn example_binary(name: &str) -> PathBuf {
     let mut dir = std::env::current_exe().unwrap();
@@ -62,6 +65,7 @@ fn the_python_sdk_drives_the_gated_server() {
     std::fs::create_dir_all(&work).unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/gated_server_client.py");
     let mut child = Command::new(python())
+        .env("MCPGUARD_AUDIT_KEY", AUDIT_KEY)
         .arg(&script)
         .arg(example_binary("gated_server"))
         .arg(&work)
@@ -88,13 +92,20 @@ fn the_python_sdk_drives_the_gated_server() {
     );
     assert!(stdout.contains("checks passed"), "{stdout}");
 
-    // Each server process appended to its own chained audit file.
-    for name in ["team", "production", "plain"] {
+    // Each server process appended to its own keyed audit chain and published its
+    // head beside it; both verify with the key.
+    let key = AuditKey::parse(AUDIT_KEY).unwrap();
+    for name in ["team", "production", "plain", "modern-plain"] {
         let path = work.join(format!("{name}.audit.jsonl"));
         let text = std::fs::read(&path).unwrap();
-        let summary = verify_chain(text.as_slice())
+        let head = ChainHead::parse(
+            &std::fs::read_to_string(work.join(format!("{name}.audit.jsonl.head"))).unwrap(),
+        )
+        .unwrap();
+        let summary = verify_chain_with_head(text.as_slice(), &key, &head)
             .unwrap_or_else(|e| panic!("{}: the chain does not verify: {e}", path.display()));
         assert!(summary.lines > 0, "{}: empty", path.display());
+        assert_eq!(summary.head, head, "{}", path.display());
     }
     std::fs::remove_dir_all(&work).unwrap();
 }

@@ -18,8 +18,8 @@ use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ClientCapabilities, ContentBlock,
-    Implementation, InitializeRequestParams, InitializeResult, InputResponses, ProtocolVersion,
-    ServerCapabilities, ServerConfig,
+    ElicitationCapability, Implementation, InitializeRequestParams, InitializeResult,
+    InputResponses, ProtocolVersion, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::{RoleClient, RoleServer, RunningService, serve_directly};
 use rmcp::{ErrorData as McpError, ServerHandler, tool, tool_handler, tool_router};
@@ -148,16 +148,26 @@ fn gate(audit: Arc<MemorySink>) -> Arc<Gate> {
 const KEY: &[u8] = b"an approval key shared by every replica of docs";
 
 /// A connected client for `server`, speaking `version`.
+/// A client that declares form elicitation, as one that can ask a person does.
 async fn connect(
     server: Guarded<Docs>,
     version: ProtocolVersion,
-) -> RunningService<RoleClient, ()> {
+) -> RunningService<RoleClient, InitializeRequestParams> {
+    let mut capabilities = ClientCapabilities::default();
+    capabilities.elicitation = Some(ElicitationCapability::default());
+    connect_as(server, version, capabilities).await
+}
+
+async fn connect_as(
+    server: Guarded<Docs>,
+    version: ProtocolVersion,
+    capabilities: ClientCapabilities,
+) -> RunningService<RoleClient, InitializeRequestParams> {
     let (server_io, client_io) = tokio::io::duplex(1 << 16);
-    let client_info = InitializeRequestParams::new(
-        ClientCapabilities::default(),
-        Implementation::new("test-client", "0"),
-    )
-    .with_protocol_version(version.clone());
+    let client_info =
+        InitializeRequestParams::new(capabilities, Implementation::new("test-client", "0"))
+            .with_protocol_version(version.clone());
+    let client = client_info.clone();
     let mut server_info =
         InitializeResult::new(ServerCapabilities::builder().enable_tools().build());
     server_info.protocol_version = version;
@@ -166,7 +176,7 @@ async fn connect(
             serve_directly::<RoleServer, _, _, _, _>(server, server_io, Some(client_info));
         let _ = running.waiting().await;
     });
-    serve_directly::<RoleClient, _, _, _, _>((), client_io, Some(server_info.into()))
+    serve_directly::<RoleClient, _, _, _, _>(client, client_io, Some(server_info.into()))
 }
 
 fn replica(gate: &Arc<Gate>, principal: Option<Principal>) -> Guarded<Docs> {
@@ -406,4 +416,33 @@ async fn handler_errors_reach_the_client_redacted() {
     assert!(shown.contains("backend refused token"), "{shown}");
     let events = serde_json::to_string(&audit.events()).unwrap();
     assert!(!events.contains(TOKEN), "{events}");
+}
+
+/// A 2026-07-28 client that declared no elicitation cannot answer an input
+/// request: it gets the error result naming the approval request, as an older
+/// client does, and the call does not run.
+#[tokio::test]
+async fn a_modern_client_without_elicitation_gets_an_error_result_not_an_input_request() {
+    let g = gate(Arc::new(MemorySink::default()));
+    for version in [ProtocolVersion::V_2026_07_28, ProtocolVersion::V_2025_06_18] {
+        let client = connect_as(
+            replica(&g, Some(Principal::new("ana"))),
+            version.clone(),
+            ClientCapabilities::default(),
+        )
+        .await;
+        let response = client
+            .call_tool_once(call("edit_doc", json!({"path": "guide.md"})))
+            .await
+            .unwrap();
+        let result = complete(response);
+        assert_eq!(result.is_error, Some(true), "{version:?}");
+        let decision = &result.meta.unwrap().0[DECISION_META_KEY];
+        assert_eq!(decision["verdict"], "require_approval", "{version:?}");
+        let id = decision["approvalRequest"].as_str().unwrap();
+        assert!(
+            decision["reasons"].to_string().contains(id),
+            "{version:?}: {decision}"
+        );
+    }
 }

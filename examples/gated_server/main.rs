@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! cargo run --example gated_server -- [--root DIR] [--tier personal|team|production]
-//!                                      [--audit FILE] [--principal ID]
+//!                                      [--audit FILE] [--audit-key-env VAR]
+//!                                      [--audit-head FILE] [--principal ID]
 //! ```
 //!
 //! Tools, confined to `--root` (default `./workspace`, created if missing):
@@ -12,9 +13,12 @@
 //! business on the internet, and its output is treated as untrusted).
 //!
 //! The gate uses `inventory.toml` and `policies.cedar` beside this file on top of
-//! the baseline pack, audits to a hash-chained JSON-lines file (`--audit`, default
-//! `gated_server.audit.jsonl`; verify with `mcpguard audit verify FILE`), and
-//! redacts results. Logs go to stderr; stdout carries the protocol.
+//! the baseline pack, audits to a keyed (HMAC-SHA-256) chain of JSON lines (`--audit`,
+//! default `gated_server.audit.jsonl`) with the key from `MCPGUARD_AUDIT_KEY` (or the
+//! variable `--audit-key-env` names: 32 random bytes as hex or base64), publishes the
+//! chain's head to `--audit-head FILE` when given, and redacts results. Verify with
+//! `mcpguard audit verify FILE [--head HEAD_FILE]`. A second server on the same log is
+//! refused at start. Logs go to stderr; stdout carries the protocol.
 
 use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
@@ -24,7 +28,8 @@ use std::time::Duration;
 use mcpguard::DestinationKind;
 use mcpguard::Inventory;
 use mcpguard::policy::{
-    Destination, Gate, HostClass, JsonLinesSink, PolicySource, Principal, verify_chain,
+    AUDIT_KEY_VAR, AuditKey, Destination, Gate, HeadFile, HostClass, JsonLinesSink, PolicySource,
+    Principal,
 };
 use mcpguard::rmcp::Guarded;
 use mcpguard::{Tier, redact::Redactor};
@@ -365,6 +370,8 @@ struct Options {
     root: PathBuf,
     tier: Tier,
     audit: PathBuf,
+    audit_key_env: String,
+    audit_head: Option<PathBuf>,
     principal: String,
 }
 
@@ -373,6 +380,8 @@ fn parse_options() -> Result<Options, String> {
         root: PathBuf::from("workspace"),
         tier: Tier::Team,
         audit: PathBuf::from("gated_server.audit.jsonl"),
+        audit_key_env: AUDIT_KEY_VAR.to_owned(),
+        audit_head: None,
         principal: std::env::var("USER").unwrap_or_else(|_| "local-user".to_owned()),
     };
     let mut args = std::env::args().skip(1);
@@ -381,6 +390,8 @@ fn parse_options() -> Result<Options, String> {
         match flag.as_str() {
             "--root" => options.root = PathBuf::from(value()?),
             "--audit" => options.audit = PathBuf::from(value()?),
+            "--audit-key-env" => options.audit_key_env = value()?,
+            "--audit-head" => options.audit_head = Some(PathBuf::from(value()?)),
             "--principal" => options.principal = value()?,
             "--tier" => {
                 let v = value()?;
@@ -390,7 +401,7 @@ fn parse_options() -> Result<Options, String> {
             "-h" | "--help" => {
                 return Err(
                     "usage: gated_server [--root DIR] [--tier personal|team|production] \
-                     [--audit FILE] [--principal ID]"
+                     [--audit FILE] [--audit-key-env VAR] [--audit-head FILE] [--principal ID]"
                         .to_owned(),
                 );
             }
@@ -400,24 +411,14 @@ fn parse_options() -> Result<Options, String> {
     Ok(options)
 }
 
-/// The audit sink: appends to the file, continuing its hash chain.
-fn audit_sink(path: &Path) -> Result<JsonLinesSink<std::fs::File>, String> {
-    let last_hash = match std::fs::read(path) {
-        Ok(bytes) if !bytes.is_empty() => Some(
-            verify_chain(bytes.as_slice())
-                .map_err(|e| format!("{}: the audit chain is broken: {e}", path.display()))?
-                .last_hash,
-        ),
-        _ => None,
-    };
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(match last_hash {
-        Some(hash) => JsonLinesSink::continuing(file, hash),
-        None => JsonLinesSink::new(file),
+/// The audit sink: the keyed chain in `--audit`, locked against a second writer
+/// and continued from where it ends, its head published to `--audit-head`.
+fn audit_sink(options: &Options) -> Result<JsonLinesSink<std::fs::File>, String> {
+    let key = AuditKey::from_env(&options.audit_key_env).map_err(|e| e.to_string())?;
+    let sink = JsonLinesSink::open(&options.audit, key).map_err(|e| e.to_string())?;
+    Ok(match &options.audit_head {
+        Some(head) => sink.publish_head(Arc::new(HeadFile::new(head))),
+        None => sink,
     })
 }
 
@@ -441,7 +442,7 @@ async fn serve(options: Options) -> Result<(), String> {
         )
         .tier(options.tier)
         .tool_definitions("workspace", definitions)
-        .audit_sink(Arc::new(audit_sink(&options.audit)?))
+        .audit_sink(Arc::new(audit_sink(&options)?))
         .redactor(Redactor::new().map_err(|e| e.to_string())?)
         .redact_results(true)
         .build()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import http.server
 import json
+import os
 import pathlib
 import sys
 import threading
@@ -81,9 +82,15 @@ class Approver:
 
 
 def server(binary: str, root: pathlib.Path, audit: pathlib.Path, tier: str) -> StdioServerParameters:
+    # The SDK starts servers with a minimal environment: the audit key is passed on
+    # by name, as a client configuration would.
     return StdioServerParameters(
         command=binary,
-        args=["--root", str(root), "--audit", str(audit), "--tier", tier, "--principal", "ana"],
+        args=[
+            "--root", str(root), "--audit", str(audit), "--tier", tier, "--principal", "ana",
+            "--audit-head", str(audit) + ".head",
+        ],
+        env={"MCPGUARD_AUDIT_KEY": os.environ["MCPGUARD_AUDIT_KEY"], "PATH": os.environ.get("PATH", "")},
     )
 
 
@@ -254,6 +261,22 @@ async def production_session(binary: str, root: pathlib.Path, audit: pathlib.Pat
     return calls
 
 
+async def modern_no_elicitation_session(binary: str, root: pathlib.Path, audit: pathlib.Path) -> int:
+    """A 2026-07-28 client that declared no elicitation: an error result naming the
+    approval request, never an `input_required` it cannot answer."""
+    async with Client(server(binary, root, audit, "team")) as client:
+        check(client.protocol_version == "2026-07-28", "no-elicitation: the client speaks 2026-07-28", client.protocol_version)
+        result = await client.call_tool("write_file", {"path": "out/never2.md", "content": "n"})
+        decision = meta_of(result).get("io.mcpguard/decision", {})
+        check(
+            result.is_error and decision.get("approvalRequest") and decision["approvalRequest"] in text_of(result),
+            "a 2026-07-28 client without elicitation gets an error result naming the approval request",
+            result,
+        )
+        check(not (root / "out/never2.md").exists(), "the unasked write did not run")
+    return 1
+
+
 async def no_elicitation_session(binary: str, root: pathlib.Path, audit: pathlib.Path) -> int:
     """A client that can answer neither input requests nor elicitation."""
     async with Client(server(binary, root, audit, "team"), mode="legacy") as client:
@@ -311,10 +334,16 @@ async def main() -> None:
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     page = f"http://127.0.0.1:{httpd.server_address[1]}/"
 
-    audits = [work / "team.audit.jsonl", work / "production.audit.jsonl", work / "plain.audit.jsonl"]
+    audits = [
+        work / "team.audit.jsonl",
+        work / "production.audit.jsonl",
+        work / "plain.audit.jsonl",
+        work / "modern-plain.audit.jsonl",
+    ]
     calls = await team_session(binary, root, audits[0], page)
     calls += await production_session(binary, root, audits[1])
     calls += await no_elicitation_session(binary, root, audits[2])
+    calls += await modern_no_elicitation_session(binary, root, audits[3])
     check_audit(audits, calls)
     httpd.shutdown()
     print(f"all {CHECKS} checks passed", flush=True)

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand, ValueEnum};
 use mcpguard_core::{Definitions, Fingerprint, Inventory, LaunchGate, Tier};
 use mcpguard_policy::{
-    Gate, MemorySessionStore, PolicySource, Principal, SessionKey, SessionState, SessionStore,
-    ToolCall, verify_chain,
+    AuditKey, ChainErrorKind, ChainHead, Gate, MemorySessionStore, PolicySource, Principal,
+    SessionKey, SessionState, SessionStore, ToolCall, verify_chain, verify_chain_with_head,
 };
 use mcpguard_redact::{RedactingWriter, Redactor};
 use serde_json::Value;
@@ -146,10 +146,18 @@ enum PolicyCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Verify a hash-chained JSON-lines audit log.
+    /// Verify a keyed (HMAC-SHA-256) JSON-lines audit log: 0 intact, 1 tampered
+    /// (naming the first bad line), 2 when the log or key cannot be used.
     Verify {
         /// The log file.
         log: PathBuf,
+        /// The environment variable that holds the audit key (hex or base64).
+        #[arg(long, value_name = "VAR", default_value = mcpguard_policy::AUDIT_KEY_VAR)]
+        key_env: String,
+        /// The chain's published head (a file the log's writer published it to,
+        /// or the head itself): a log cut short of it is reported as tampered.
+        #[arg(long, value_name = "HEAD")]
+        head: Option<String>,
     },
 }
 
@@ -229,8 +237,8 @@ fn main() -> ExitCode {
         ),
         Command::Redact { file, check } => redact(file.as_deref(), check),
         Command::Audit {
-            command: AuditCommand::Verify { log },
-        } => audit_verify(&log),
+            command: AuditCommand::Verify { log, key_env, head },
+        } => audit_verify(&log, &key_env, head.as_deref()),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -648,19 +656,48 @@ fn redact(file: Option<&Path>, check: bool) -> Outcome {
     Ok(0)
 }
 
-fn audit_verify(log: &Path) -> Outcome {
+fn audit_verify(log: &Path, key_env: &str, head: Option<&str>) -> Outcome {
+    let key = AuditKey::from_env(key_env).map_err(|e| bad(e.to_string()))?;
+    let head = head
+        .map(|h| {
+            let text = if h.trim_start().starts_with('{') {
+                h.to_owned()
+            } else {
+                std::fs::read_to_string(h)
+                    .map_err(|e| bad(format!("{h}: cannot read the head: {e}")))?
+            };
+            ChainHead::parse(&text).map_err(|e| bad(format!("{h}: {e}")))
+        })
+        .transpose()?;
     let file = std::fs::File::open(log)
         .map_err(|e| bad(format!("{}: cannot read: {e}", log.display())))?;
-    match verify_chain(BufReader::new(file)) {
+    let reader = BufReader::new(file);
+    let verified = match &head {
+        Some(head) => verify_chain_with_head(reader, &key, head),
+        None => verify_chain(reader, &key),
+    };
+    match verified {
         Ok(summary) => {
             say!(
-                "{}: chain intact, {} lines, last hash {}",
+                "{}: chain intact, {} lines, key {}, head {}{}",
                 log.display(),
                 summary.lines,
-                summary.last_hash
+                key.id(),
+                summary.head,
+                if head.is_some() {
+                    ", matches the published head"
+                } else {
+                    " (give --head to check that nothing was cut off the end)"
+                }
             );
             Ok(0)
         }
-        Err(e) => Err(Failure(format!("{}: {e}", log.display()), 1)),
+        Err(e) => {
+            let code = match e.kind() {
+                ChainErrorKind::Tampered => 1,
+                _ => 2,
+            };
+            Err(Failure(format!("{}: {e}", log.display()), code))
+        }
     }
 }

@@ -16,8 +16,14 @@ fn mcpguard(args: &[&str]) -> Output {
 }
 
 fn run(args: &[&str], stdin: Option<&str>) -> Output {
+    run_env(args, stdin, &[])
+}
+
+fn run_env(args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_mcpguard"))
         .args(args)
+        .env_remove("MCPGUARD_AUDIT_KEY")
+        .envs(env.iter().copied())
         .current_dir(root())
         .stdin(if stdin.is_some() {
             Stdio::piped()
@@ -356,12 +362,20 @@ fn redact_filters_and_checks() {
     assert_eq!(o.status.code(), Some(2));
 }
 
+const AUDIT_KEY: &str = "6f1c2e9a8b7d6c5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e";
+
 #[test]
-fn audit_verify_reports_tampering() {
-    use mcpguard_policy::{AuditSink, Gate, JsonLinesSink, Principal, ToolCall};
+fn audit_verify_reports_tampering_truncation_and_unusable_input() {
+    use mcpguard_policy::{
+        AuditKey, AuditSink, Gate, HeadFile, JsonLinesSink, Principal, ToolCall,
+    };
     let dir = scratch("audit");
     let log = dir.join("audit.jsonl");
-    let sink = JsonLinesSink::new(std::fs::File::create(&log).unwrap());
+    let head = dir.join("audit.head");
+    let key = AuditKey::parse(AUDIT_KEY).unwrap();
+    let sink = JsonLinesSink::open(&log, key)
+        .unwrap()
+        .publish_head(std::sync::Arc::new(HeadFile::new(&head)));
     let gate = Gate::builder()
         .inventory(mcpguard_core::Inventory::load(root().join(TEAM)).unwrap())
         .tier(mcpguard_core::Tier::Team)
@@ -374,16 +388,55 @@ fn audit_verify_reports_tampering() {
             .unwrap();
     }
     drop(sink);
-    let o = mcpguard(&["audit", "verify", log.to_str().unwrap()]);
+    let (log_s, head_s) = (log.to_str().unwrap(), head.to_str().unwrap());
+    let verify = |extra: &[&str], env: &[(&str, &str)]| {
+        let mut args = vec!["audit", "verify", log_s];
+        args.extend_from_slice(extra);
+        run_env(&args, None, env)
+    };
+    let keyed = [("MCPGUARD_AUDIT_KEY", AUDIT_KEY)];
+    let o = verify(&[], &keyed);
     assert_eq!(o.status.code(), Some(0), "{}", err(&o));
-    assert!(out(&o).contains("chain intact, 3 lines"));
+    assert!(out(&o).contains("chain intact, 3 lines"), "{}", out(&o));
+    let o = verify(&["--head", head_s], &keyed);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(out(&o).contains("matches the published head"));
+    // Another variable name, as the example's --audit-key-env gives it.
+    let o = verify(&["--key-env", "AUDIT_K"], &[("AUDIT_K", AUDIT_KEY)]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+
     let text = std::fs::read_to_string(&log).unwrap();
     let lines: Vec<&str> = text.lines().collect();
+    // Truncation: the chain alone verifies, the head shows it.
+    std::fs::write(&log, format!("{}\n{}\n", lines[0], lines[1])).unwrap();
+    assert_eq!(verify(&[], &keyed).status.code(), Some(0));
+    let o = verify(&["--head", head_s], &keyed);
+    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    assert!(err(&o).contains("cut off"), "{}", err(&o));
+    // A line removed from the middle.
     std::fs::write(&log, format!("{}\n{}\n", lines[0], lines[2])).unwrap();
-    let o = mcpguard(&["audit", "verify", log.to_str().unwrap()]);
+    let o = verify(&[], &keyed);
     assert_eq!(o.status.code(), Some(1));
     assert!(err(&o).contains("breaks at line 2"), "{}", err(&o));
-    let o = mcpguard(&["audit", "verify", "no/such.jsonl"]);
+    // Unusable: no key, a short key, a wrong key, no log. The key never shows.
+    std::fs::write(&log, &text).unwrap();
+    for env in [
+        vec![],
+        vec![("MCPGUARD_AUDIT_KEY", "abcd")],
+        vec![(
+            "MCPGUARD_AUDIT_KEY",
+            "11111111111111111111111111111111111111111111111111111111111111aa",
+        )],
+    ] {
+        let o = verify(&[], &env);
+        assert_eq!(o.status.code(), Some(2), "{env:?}: {}", err(&o));
+        assert!(
+            !err(&o).contains("1111111111") && !err(&o).contains("abcd"),
+            "{}",
+            err(&o)
+        );
+    }
+    let o = run_env(&["audit", "verify", "no/such.jsonl"], None, &keyed);
     assert_eq!(o.status.code(), Some(2));
 }
 

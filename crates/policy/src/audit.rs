@@ -27,15 +27,14 @@
 //! | approval | `mcpguard.approval.approver` | who approved, or null |
 //! | arguments | `gen_ai.tool.call.arguments` | the call's arguments, redacted |
 //!
-//! The chained JSON-lines sink adds `mcpguard.chain.prev` and `mcpguard.chain.hash`.
+//! The keyed JSON-lines sink ([`crate::JsonLinesSink`]) adds `mcpguard.chain.seq`,
+//! `mcpguard.chain.prev`, `mcpguard.chain.key_id` and `mcpguard.chain.mac`.
 
 use std::fmt;
-use std::io::{BufRead, Write};
 use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use crate::decision::Verdict;
 
@@ -222,147 +221,4 @@ impl AuditSink for TracingSink {
         );
         Ok(())
     }
-}
-
-const PREV: &str = "mcpguard.chain.prev";
-const HASH: &str = "mcpguard.chain.hash";
-/// The `prev` of a chain's first line.
-pub const CHAIN_GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-
-/// JSON lines, each carrying the hash of the line before it and its own, so that an
-/// edited, removed or reordered line shows ([`verify_chain`]).
-///
-/// A line's hash is the SHA-256 of the canonical JSON of the event with its `prev`
-/// field. Truncating the end of a log cannot be seen from the log alone: keep the
-/// last hash ([`ChainSummary::last_hash`]) somewhere else to check that.
-#[derive(Debug)]
-pub struct JsonLinesSink<W: Write + Send> {
-    state: Mutex<(W, String)>,
-}
-
-impl<W: Write + Send> JsonLinesSink<W> {
-    /// A sink that starts a new chain.
-    pub fn new(writer: W) -> Self {
-        Self::continuing(writer, CHAIN_GENESIS.to_owned())
-    }
-
-    /// A sink that continues a chain whose last line has hash `last_hash` (from
-    /// [`verify_chain`] over the existing log).
-    pub fn continuing(writer: W, last_hash: String) -> Self {
-        Self {
-            state: Mutex::new((writer, last_hash)),
-        }
-    }
-
-    /// The inner writer, once no more events will come.
-    pub fn into_inner(self) -> W {
-        self.state
-            .into_inner()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .0
-    }
-}
-
-impl<W: Write + Send + fmt::Debug> AuditSink for JsonLinesSink<W> {
-    fn record(&self, event: &AuditEvent) -> Result<(), AuditError> {
-        let mut value = serde_json::to_value(event)
-            .map_err(|e| AuditError::new(format!("cannot serialize the event: {e}")))?;
-        let mut state = self
-            .state
-            .lock()
-            .map_err(|_| AuditError::new("the sink is poisoned"))?;
-        let (writer, prev) = &mut *state;
-        let Value::Object(map) = &mut value else {
-            return Err(AuditError::new("an event serializes to an object"));
-        };
-        map.insert(PREV.to_owned(), Value::String(prev.clone()));
-        let hash = hex(&Sha256::digest(
-            mcpguard_core::canonical_json(&value).as_bytes(),
-        ));
-        if let Value::Object(map) = &mut value {
-            map.insert(HASH.to_owned(), Value::String(hash.clone()));
-        }
-        let mut line = mcpguard_core::canonical_json(&value);
-        line.push('\n');
-        writer
-            .write_all(line.as_bytes())
-            .and_then(|()| writer.flush())
-            .map_err(|e| AuditError::new(format!("cannot write: {e}")))?;
-        *prev = hash;
-        Ok(())
-    }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// A chain that verified: how many lines, and the hash of the last one (to keep
-/// elsewhere, and to continue the chain with [`JsonLinesSink::continuing`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ChainSummary {
-    /// Lines read.
-    pub lines: usize,
-    /// The last line's hash ([`CHAIN_GENESIS`] for an empty log).
-    pub last_hash: String,
-}
-
-/// Where and why a chain breaks.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("audit chain breaks at line {line}: {reason}")]
-#[non_exhaustive]
-pub struct ChainError {
-    /// The 1-based line.
-    pub line: usize,
-    /// What is wrong there.
-    pub reason: String,
-}
-
-/// Reads a chained log and reports the first line where the chain breaks: a line
-/// that is not JSON, whose hash does not match its content (edited), or whose
-/// `prev` is not the hash of the line before (a line removed, inserted or moved).
-///
-/// # Errors
-///
-/// [`ChainError`] with the line and the reason.
-pub fn verify_chain(reader: impl BufRead) -> Result<ChainSummary, ChainError> {
-    let mut prev = CHAIN_GENESIS.to_owned();
-    let mut lines = 0;
-    for (i, line) in reader.lines().enumerate() {
-        let n = i + 1;
-        let broken = |reason: &str| ChainError {
-            line: n,
-            reason: reason.to_owned(),
-        };
-        let line = line.map_err(|e| broken(&format!("cannot read: {e}")))?;
-        let mut value: Value =
-            serde_json::from_str(&line).map_err(|_| broken("the line is not JSON"))?;
-        let Value::Object(map) = &mut value else {
-            return Err(broken("the line is not a JSON object"));
-        };
-        let Some(Value::String(stated)) = map.remove(HASH) else {
-            return Err(broken("the line has no hash"));
-        };
-        let Some(Value::String(line_prev)) = map.get(PREV).cloned() else {
-            return Err(broken("the line has no link to the line before"));
-        };
-        let actual = hex(&Sha256::digest(
-            mcpguard_core::canonical_json(&value).as_bytes(),
-        ));
-        if actual != stated {
-            return Err(broken("the line was changed after it was written"));
-        }
-        if line_prev != prev {
-            return Err(broken(
-                "the line does not follow the line before it (a line was removed, inserted or moved)",
-            ));
-        }
-        prev = stated;
-        lines = n;
-    }
-    Ok(ChainSummary {
-        lines,
-        last_hash: prev,
-    })
 }

@@ -4,6 +4,7 @@
 mod args;
 mod audit;
 mod call;
+mod chain;
 mod credentials;
 mod decision;
 mod egress;
@@ -16,11 +17,13 @@ mod policies;
 mod redis_store;
 mod state;
 
-pub use audit::{
-    AuditError, AuditEvent, AuditOutcome, AuditSink, CHAIN_GENESIS, ChainError, ChainSummary,
-    JsonLinesSink, MemorySink, TracingSink, verify_chain,
-};
+pub use audit::{AuditError, AuditEvent, AuditOutcome, AuditSink, MemorySink, TracingSink};
 pub use call::{CallDigest, Principal, ToolCall};
+pub use chain::{
+    AUDIT_KEY_VAR, AuditKey, AuditKeyError, CHAIN_GENESIS, ChainError, ChainErrorKind, ChainHead,
+    ChainSummary, HeadFile, HeadPublisher, JsonLinesSink, MIN_AUDIT_KEY_LEN, TracingHead,
+    verify_chain, verify_chain_with_head,
+};
 pub use credentials::{
     CredentialError, CredentialErrorKind, CredentialResolver, EnvResolver, FileResolver,
 };

@@ -14,14 +14,15 @@ use std::time::Duration;
 
 use mcpguard_core::{Inventory, Tier};
 use mcpguard_policy::{
-    AuditError, AuditEvent, AuditOutcome, AuditSink, Gate, GuardError, JsonLinesSink, MemorySink,
-    Principal, SessionKey, SessionState, SessionStore, StoreError, ToolCall, Verdict, verify_chain,
+    AuditError, AuditEvent, AuditKey, AuditOutcome, AuditSink, ChainErrorKind, ChainHead, Gate,
+    GuardError, HeadFile, JsonLinesSink, MemorySink, Principal, SessionKey, SessionState,
+    SessionStore, StoreError, ToolCall, Verdict, verify_chain, verify_chain_with_head,
 };
 use mcpguard_redact::Redactor;
 use proptest::prelude::*;
 
 mod support;
-use serde_json::json;
+use serde_json::{Value, json};
 
 fn inventory() -> Inventory {
     Inventory::load(concat!(
@@ -335,11 +336,15 @@ fn a_session_that_cannot_record_taint_withholds_the_result() {
     assert!(matches!(err, GuardError::Session(_)));
 }
 
-// ---- the hash chain ----
+// ---- the keyed chain ----
+
+fn key() -> AuditKey {
+    AuditKey::parse("4d2a0f6c1b9e8d7a5c3b2e1f0a9d8c7b6a5f4e3d2c1b0a99887766554433221f").unwrap()
+}
 
 /// A chained log of `n` events.
 fn chained_log(n: usize) -> Vec<String> {
-    let sink = Arc::new(JsonLinesSink::new(Vec::new()));
+    let sink = Arc::new(JsonLinesSink::new(Vec::new(), key()));
     let gate = gate(sink.clone());
     for i in 0..n {
         let call = ToolCall::new(ana(), "filesystem", "read_text_file")
@@ -356,11 +361,17 @@ fn chained_log(n: usize) -> Vec<String> {
         .collect()
 }
 
-fn verify(lines: &[String]) -> Result<usize, usize> {
-    let text = lines.iter().map(|l| format!("{l}\n")).collect::<String>();
-    verify_chain(Cursor::new(text))
+fn joined(lines: &[String]) -> String {
+    lines.iter().map(|l| format!("{l}\n")).collect()
+}
+
+fn verify(lines: &[String]) -> Result<u64, u64> {
+    verify_chain(Cursor::new(joined(lines)), &key())
         .map(|s| s.lines)
-        .map_err(|e| e.line)
+        .map_err(|e| {
+            assert_eq!(e.kind(), ChainErrorKind::Tampered, "{e}");
+            e.line()
+        })
 }
 
 #[test]
@@ -368,38 +379,149 @@ fn the_chain_detects_edits_removals_and_reordering_at_that_line() {
     let lines = chained_log(6);
     assert_eq!(verify(&lines), Ok(6));
     for i in 0..lines.len() {
+        let n = u64::try_from(i).unwrap() + 1;
         let mut edited = lines.clone();
         edited[i] = edited[i].replace(&format!("\"f{i}\""), "\"/etc/shadow\"");
         assert_ne!(edited[i], lines[i]);
-        assert_eq!(verify(&edited), Err(i + 1), "edit of line {}", i + 1);
+        assert_eq!(verify(&edited), Err(n), "edit of line {n}");
         if i + 1 < lines.len() {
             let mut removed = lines.clone();
             removed.remove(i);
-            assert_eq!(verify(&removed), Err(i + 1), "removal of line {}", i + 1);
+            assert_eq!(verify(&removed), Err(n), "removal of line {n}");
             let mut swapped = lines.clone();
             swapped.swap(i, i + 1);
-            assert_eq!(
-                verify(&swapped),
-                Err(i + 1),
-                "swap of lines {} and {}",
-                i + 1,
-                i + 2
-            );
+            assert_eq!(verify(&swapped), Err(n), "swap of lines {n} and {}", n + 1);
         }
     }
     let mut garbage = lines.clone();
     garbage[2] = "not json".to_owned();
     assert_eq!(verify(&garbage), Err(3));
-    // The last hash lets a writer continue the chain.
-    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
-    let summary = verify_chain(Cursor::new(text.clone())).unwrap();
-    let sink = JsonLinesSink::continuing(Vec::new(), summary.last_hash);
+    // The head lets a writer continue the chain.
+    let summary = verify_chain(Cursor::new(joined(&lines)), &key()).unwrap();
+    let sink = JsonLinesSink::continuing(Vec::new(), key(), summary.head);
     let g = gate(Arc::new(MemorySink::default()));
     let call = ToolCall::new(ana(), "filesystem", "read_text_file");
     sink.record(&g.audit_event(&call, &g.authorize(&call)))
         .unwrap();
     let more = String::from_utf8(sink.into_inner()).unwrap();
-    assert_eq!(verify_chain(Cursor::new(text + &more)).unwrap().lines, 7);
+    let all = joined(&lines) + &more;
+    assert_eq!(verify_chain(Cursor::new(all), &key()).unwrap().lines, 7);
+}
+
+/// The hostile review's attack on the unkeyed chain: delete lines, re-compute
+/// every link with SHA-256 (all a plain hash chain needs), and the log verified.
+/// Without the key it no longer does, however the links are recomputed.
+#[test]
+fn deleting_lines_and_re_chaining_without_the_key_is_caught() {
+    use sha2::{Digest as _, Sha256};
+    let lines = chained_log(5);
+    let mut kept: Vec<Value> = lines
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 1 && *i != 2)
+        .map(|(_, l)| serde_json::from_str(l).unwrap())
+        .collect();
+    let mut prev = mcpguard_policy::CHAIN_GENESIS.to_owned();
+    for (i, v) in kept.iter_mut().enumerate() {
+        let map = v.as_object_mut().unwrap();
+        map.remove("mcpguard.chain.mac");
+        map.insert("mcpguard.chain.seq".into(), json!(i + 1));
+        map.insert("mcpguard.chain.prev".into(), json!(prev));
+        let forged: String = Sha256::digest(mcpguard_core::canonical_json(v).as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        v.as_object_mut()
+            .unwrap()
+            .insert("mcpguard.chain.mac".into(), json!(forged));
+        prev = forged;
+    }
+    let forged: Vec<String> = kept.iter().map(mcpguard_core::canonical_json).collect();
+    assert_eq!(verify(&forged), Err(1));
+    // Deleting without re-chaining is caught where the gap is.
+    let mut cut = lines.clone();
+    cut.remove(1);
+    assert_eq!(verify(&cut), Err(2));
+    // Another key: unusable, not tampered.
+    let other = AuditKey::new(&[7u8; 32]).unwrap();
+    let e = verify_chain(Cursor::new(joined(&lines)), &other).unwrap_err();
+    assert_eq!(e.kind(), ChainErrorKind::Unusable, "{e}");
+    assert!(e.reason().contains(key().id()), "{e}");
+}
+
+#[test]
+fn truncation_is_caught_given_the_published_head() {
+    let dir = support::temp_dir("head");
+    let head_file = dir.join("audit.head");
+    let sink = Arc::new(
+        JsonLinesSink::new(Vec::new(), key()).publish_head(Arc::new(HeadFile::new(&head_file))),
+    );
+    let gate = gate(sink.clone());
+    for i in 0..4 {
+        let call = ToolCall::new(ana(), "filesystem", "read_text_file")
+            .arguments(json!({"path": format!("f{i}")}));
+        sink.record(&gate.audit_event(&call, &gate.authorize(&call)))
+            .unwrap();
+    }
+    let head = ChainHead::parse(&std::fs::read_to_string(&head_file).unwrap()).unwrap();
+    assert_eq!(head, sink.head());
+    assert_eq!(head.lines, 4);
+    drop(gate);
+    let text = String::from_utf8(Arc::try_unwrap(sink).unwrap().into_inner()).unwrap();
+    let lines: Vec<String> = text.lines().map(ToOwned::to_owned).collect();
+    assert!(verify_chain_with_head(Cursor::new(joined(&lines)), &key(), &head).is_ok());
+    // Cut off the last line: the chain alone verifies, the head does not.
+    let short = &lines[..3];
+    assert_eq!(verify(short), Ok(3));
+    let e = verify_chain_with_head(Cursor::new(joined(short)), &key(), &head).unwrap_err();
+    assert_eq!((e.kind(), e.line()), (ChainErrorKind::Tampered, 4), "{e}");
+    let e = verify_chain_with_head(Cursor::new(String::new()), &key(), &head).unwrap_err();
+    assert_eq!(e.kind(), ChainErrorKind::Tampered, "{e}");
+}
+
+#[test]
+fn a_line_with_a_duplicated_key_is_refused() {
+    let lines = chained_log(3);
+    // The same line with a second, contradicting value: serde_json would keep the
+    // last and the MAC would still match the first reading.
+    let mut dup = lines.clone();
+    dup[1] = dup[1].replacen('{', r#"{"mcpguard.decision":"allow","#, 1);
+    let e = verify_chain(Cursor::new(joined(&dup)), &key()).unwrap_err();
+    assert_eq!((e.kind(), e.line()), (ChainErrorKind::Tampered, 2), "{e}");
+    assert!(e.reason().contains("twice"), "{e}");
+}
+
+#[test]
+fn a_second_writer_on_one_log_is_refused_naming_the_file() {
+    let dir = support::temp_dir("lock");
+    let path = dir.join("audit.jsonl");
+    let first = JsonLinesSink::open(&path, key()).unwrap();
+    let e = JsonLinesSink::open(&path, key()).unwrap_err().to_string();
+    assert!(
+        e.contains("audit.jsonl") && e.contains("another writer"),
+        "{e}"
+    );
+    let g = gate(Arc::new(MemorySink::default()));
+    let call = ToolCall::new(ana(), "filesystem", "read_text_file");
+    first
+        .record(&g.audit_event(&call, &g.authorize(&call)))
+        .unwrap();
+    drop(first);
+    // Once the first is gone, the next continues its chain.
+    let second = JsonLinesSink::open(&path, key()).unwrap();
+    second
+        .record(&g.audit_event(&call, &g.authorize(&call)))
+        .unwrap();
+    drop(second);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(verify_chain(text.as_bytes(), &key()).unwrap().lines, 2);
+    // A broken log is not continued.
+    std::fs::write(&path, text.replace("read_text_file", "write_file")).unwrap();
+    let e = JsonLinesSink::open(&path, key()).unwrap_err().to_string();
+    assert!(
+        e.contains("cannot be continued") && e.contains("line 1"),
+        "{e}"
+    );
 }
 
 // ---- no secret in any sink ----
@@ -433,7 +555,7 @@ proptest! {
             _ => json!({"path": "a", "content": text}),
         };
         let buffer = Shared::default();
-        let sink = Arc::new(JsonLinesSink::new(buffer.clone()));
+        let sink = Arc::new(JsonLinesSink::new(buffer.clone(), key()));
         let gate = Gate::builder()
             .inventory(inventory())
             .tier(Tier::Team)

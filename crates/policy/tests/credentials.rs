@@ -162,7 +162,7 @@ proptest! {
         let g = Gate::builder()
             .inventory(Inventory::from_toml_str(INVENTORY, "creds.toml").unwrap())
             .tier(Tier::Production)
-            .audit_sink(Arc::new(JsonLinesSink::new(log.clone())))
+            .audit_sink(Arc::new(JsonLinesSink::new(log.clone(), mcpguard_policy::AuditKey::new(&[9u8; 32]).unwrap())))
             .redact_results(true)
             .build()
             .unwrap();

@@ -16,3 +16,25 @@ impl std::io::Write for Shared {
         Ok(())
     }
 }
+
+/// A new, empty directory under the system's temporary directory.
+#[allow(
+    dead_code,
+    clippy::unwrap_used,
+    reason = "not every test file uses it; a test without a temp dir stops"
+)]
+pub(crate) fn temp_dir(name: &str) -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let dir = std::env::temp_dir().join(format!(
+        "mcpguard-{name}-{}-{nanos}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
