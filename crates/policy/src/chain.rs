@@ -102,8 +102,9 @@ impl AuditKey {
     /// Neither hex nor base64, or too short. The message never repeats the text.
     pub fn parse(text: &str) -> Result<Self, AuditKeyError> {
         let text = text.trim();
-        let hex_digits =
-            !text.is_empty() && text.len().is_multiple_of(2) && text.bytes().all(|b| b.is_ascii_hexdigit());
+        let hex_digits = !text.is_empty()
+            && text.len().is_multiple_of(2)
+            && text.bytes().all(|b| b.is_ascii_hexdigit());
         let bytes = if hex_digits {
             decode_hex(text)
         } else {
@@ -280,12 +281,18 @@ impl HeadPublisher for TracingHead {
     }
 }
 
-/// Keyed JSON lines ([module docs](self)): each event with its position, the
+/// Keyed JSON lines: each event with its position, the
 /// previous line's MAC, the key id and its own MAC.
 ///
 /// A line's MAC is HMAC-SHA-256, under the [`AuditKey`], of the canonical JSON of
 /// the event with `mcpguard.chain.seq`, `mcpguard.chain.prev` and
 /// `mcpguard.chain.key_id`.
+///
+/// What it proves: without the key nobody can forge, edit, remove, reorder or
+/// re-chain a line unseen. What it does not: that nothing was cut off the end
+/// (publish the head, [`JsonLinesSink::publish_head`], and check it with
+/// [`verify_chain_with_head`]), nor anything against whoever holds the key — keep
+/// it away from those whose actions are audited.
 pub struct JsonLinesSink<W: Write + Send> {
     state: Mutex<(W, ChainHead)>,
     key: AuditKey,
@@ -470,7 +477,7 @@ impl ChainError {
     }
 }
 
-/// Verifies a keyed chain ([module docs](self)) and reports the first line where
+/// Verifies a keyed chain written by [`JsonLinesSink`] and reports the first line where
 /// it breaks: not strict JSON (a duplicated key is an error), a MAC that does not
 /// match (edited, or forged without the key), a position or link that does not
 /// follow (lines removed, inserted or moved), another key id.
