@@ -415,7 +415,7 @@ impl<H: ServerHandler> Guarded<H> {
         let Some(pending) = decision.approval_request() else {
             return Ok(refused(decision, None).into());
         };
-        let question = approval_question(call, decision, self.gate.redactor());
+        let question = approval_question(&self.gate, call, decision);
         let modern = context
             .protocol_version()
             .is_some_and(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str());
@@ -584,34 +584,11 @@ fn accepted(answer: &ElicitResult) -> bool {
             == Some(true)
 }
 
-/// The most characters of the arguments an approval question shows.
-const SHOWN_ARGUMENTS: usize = 1200;
-
-/// The form a person answers to approve one call: what would run, with which
-/// arguments (secrets redacted, terminal escapes and hidden characters removed,
-/// long values cut), and why it needs approval.
-fn approval_question(
-    call: &ToolCall,
-    decision: &Decision,
-    redactor: &Redactor,
-) -> ElicitRequestParams {
-    let reasons: Vec<&str> = decision.reasons().collect();
-    let mut arguments = call.arguments_value().clone();
-    redactor.redact_json(&mut arguments);
-    let pretty = serde_json::to_string_pretty(&arguments).unwrap_or_default();
-    let (clean, _) = mcpguard_core::sanitize(&pretty);
-    let mut shown: String = clean.chars().take(SHOWN_ARGUMENTS).collect();
-    if shown.len() < clean.len() {
-        shown.push_str("\n… (cut; the full arguments are bound to the digest below)");
-    }
-    let message = format!(
-        "Approve `{}` on `{}` for {}?\nArguments:\n{shown}\nWhy it needs approval: {}\nArguments digest: {}",
-        call.tool(),
-        call.server(),
-        call.principal().id(),
-        reasons.join("; "),
-        call.digest().to_hex(),
-    );
+/// The form a person answers to approve one call: the gate's question
+/// ([`Gate::approval_question`]: tool, server, caller, target and destination
+/// first and whole, the rest redacted and quoted) and a box to tick.
+fn approval_question(gate: &Gate, call: &ToolCall, decision: &Decision) -> ElicitRequestParams {
+    let message = gate.approval_question(call, decision);
     let schema = ElicitationSchema::builder().required_bool_property("approve", |b| {
         b.title("Approve this call")
             .description("Tick to let this exact call run once.")

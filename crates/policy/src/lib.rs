@@ -13,6 +13,7 @@ mod gate;
 mod guard;
 mod index;
 mod policies;
+mod question;
 #[cfg(feature = "redis")]
 mod redis_store;
 mod state;
