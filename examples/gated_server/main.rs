@@ -1,13 +1,17 @@
 //! A real MCP server over stdio with mcpguard in front of every tool.
 //!
 //! ```text
-//! cargo run --example gated_server -- [--root DIR] [--tier personal|team|production]
+//! cargo run --example gated_server -- [--root DIR] [--secrets DIR]
+//!                                      [--tier personal|team|production]
 //!                                      [--audit FILE] [--audit-key-env VAR]
 //!                                      [--audit-head FILE] [--principal ID]
 //! ```
 //!
-//! Tools, confined to `--root` (default `./workspace`, created if missing):
-//! `read_file`, `read_secret` (files under `.secrets/`), `write_file`,
+//! Tools, confined to `--root` (default `./workspace`, created if missing; every
+//! path is resolved beneath it with `cap-std`, so no link — dangling, or swapped
+//! after a check — leads out): `read_file`, `read_secret` (the files of the
+//! secrets directory, `--secrets DIR`, default `<root>.secrets`, which lies outside
+//! the workspace so that only this secret-class tool reaches it), `write_file`,
 //! `delete_file`, `run_command` (a program and its arguments, no shell, 10 s) and
 //! `fetch_url` (plain HTTP to loopback addresses only: this example has no
 //! business on the internet, and its output is treated as untrusted).
@@ -20,11 +24,13 @@
 //! `mcpguard audit verify FILE [--head HEAD_FILE]`. A second server on the same log is
 //! refused at start. Logs go to stderr; stdout carries the protocol.
 
+use std::io::Read as _;
 use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use cap_std::fs::Dir;
 use mcpguard::DestinationKind;
 use mcpguard::Inventory;
 use mcpguard::policy::{
@@ -50,7 +56,13 @@ const MAX_OUTPUT: u64 = 1 << 20;
 
 #[derive(Clone)]
 struct Workspace {
-    root: PathBuf,
+    /// The workspace, as a directory handle: every path is looked up beneath it.
+    root: Arc<Dir>,
+    /// Where the named secrets live: outside the workspace, reachable only
+    /// through `read_secret`.
+    secrets: Arc<Dir>,
+    /// The workspace's path, for `run_command`'s working directory.
+    root_path: PathBuf,
     tool_router: ToolRouter<Self>,
 }
 
@@ -62,7 +74,7 @@ struct PathArgs {
 
 #[derive(Deserialize, JsonSchema)]
 struct SecretArgs {
-    /// The name of a file under `.secrets/`.
+    /// The name of a file of the secrets directory.
     name: String,
 }
 
@@ -97,61 +109,73 @@ fn failure(s: impl Into<String>) -> CallToolResult {
     CallToolResult::error(vec![ContentBlock::text(s.into())])
 }
 
-impl Workspace {
-    /// `relative` inside the root, or why not. Absolute paths and `..` are refused
-    /// before the file system is asked; symbolic links are resolved and checked.
-    fn resolve(&self, relative: &str) -> Result<PathBuf, String> {
-        let path = Path::new(relative);
-        if relative.is_empty()
-            || path
-                .components()
-                .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
-        {
-            return Err(format!(
-                "`{relative}` is not a plain path inside the workspace"
-            ));
-        }
-        let joined = self.root.join(path);
-        // The deepest existing ancestor must stay inside the root.
-        let mut existing = joined.as_path();
-        while !existing.exists() {
-            existing = existing
-                .parent()
-                .ok_or_else(|| format!("`{relative}` has no parent in the workspace"))?;
-        }
-        let real = existing
-            .canonicalize()
-            .map_err(|e| format!("`{relative}`: {e}"))?;
-        if !real.starts_with(&self.root) {
-            return Err(format!("`{relative}` leads outside the workspace"));
-        }
-        Ok(joined)
+/// `relative` as a path to look up beneath a directory, or why not. Absolute
+/// paths and `..` are refused before the file system is asked (for a clear
+/// message); links are followed only beneath the directory, by [`Dir`].
+fn plain(relative: &str) -> Result<&Path, String> {
+    let path = Path::new(relative);
+    if relative.is_empty()
+        || path
+            .components()
+            .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
+    {
+        return Err(format!(
+            "`{relative}` is not a plain path inside the workspace"
+        ));
     }
+    Ok(path)
+}
 
-    async fn read(&self, relative: &str) -> CallToolResult {
-        let path = match self.resolve(relative) {
-            Ok(p) => p,
-            Err(e) => return failure(e),
+/// A file system error, said without the machine's paths.
+fn io_failure(relative: &str, e: &std::io::Error) -> CallToolResult {
+    let why =
+        if e.kind() == std::io::ErrorKind::PermissionDenied || e.to_string().contains("outside") {
+            "it leads outside the workspace (a link that escapes is not followed)".to_owned()
+        } else {
+            e.to_string()
         };
-        match tokio::fs::metadata(&path).await {
-            Ok(m) if m.len() > MAX_OUTPUT => {
-                return failure(format!("`{relative}` is larger than {MAX_OUTPUT} bytes"));
-            }
-            Ok(_) => {}
-            Err(e) => return failure(format!("`{relative}`: {e}")),
+    failure(format!("`{relative}`: {why}"))
+}
+
+/// Reads at most [`MAX_OUTPUT`] bytes of `relative` beneath `dir`.
+fn read_beneath(dir: &Dir, relative: &str) -> CallToolResult {
+    let path = match plain(relative) {
+        Ok(p) => p,
+        Err(e) => return failure(e),
+    };
+    let mut bytes = Vec::new();
+    let read = dir
+        .open(path)
+        .and_then(|file| file.take(MAX_OUTPUT + 1).read_to_end(&mut bytes));
+    match read {
+        Err(e) => io_failure(relative, &e),
+        Ok(_) if bytes.len() as u64 > MAX_OUTPUT => {
+            failure(format!("`{relative}` is larger than {MAX_OUTPUT} bytes"))
         }
-        match tokio::fs::read(&path).await {
-            Ok(bytes) => text(String::from_utf8_lossy(&bytes)),
-            Err(e) => failure(format!("`{relative}`: {e}")),
-        }
+        Ok(_) => text(String::from_utf8_lossy(&bytes)),
+    }
+}
+
+impl Workspace {
+    /// Runs a blocking file operation on the workspace off the async threads.
+    async fn on_root<F>(&self, op: F) -> CallToolResult
+    where
+        F: FnOnce(&Dir) -> CallToolResult + Send + 'static,
+    {
+        let root = Arc::clone(&self.root);
+        tokio::task::spawn_blocking(move || op(&root))
+            .await
+            .unwrap_or_else(|e| failure(format!("the file operation failed: {e}")))
     }
 }
 
 #[tool_router]
 impl Workspace {
-    fn new(root: PathBuf) -> Self {
+    fn new(root: Dir, secrets: Dir, root_path: PathBuf) -> Self {
         Self {
-            root,
+            root: Arc::new(root),
+            secrets: Arc::new(secrets),
+            root_path,
             tool_router: Self::tool_router(),
         }
     }
@@ -164,21 +188,28 @@ impl Workspace {
         &self,
         Parameters(args): Parameters<PathArgs>,
     ) -> Result<CallToolResult, McpError> {
-        Ok(self.read(&args.path).await)
+        Ok(self
+            .on_root(move |root| read_beneath(root, &args.path))
+            .await)
     }
 
     #[tool(
-        description = "Read a named secret of the workspace (a file under .secrets/).",
+        description = "Read a named secret (a file of the secrets directory, outside the workspace).",
         annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn read_secret(
         &self,
         Parameters(args): Parameters<SecretArgs>,
     ) -> Result<CallToolResult, McpError> {
-        if args.name.contains(['/', '\\']) {
+        if args.name.contains(['/', '\\']) || args.name.starts_with('.') {
             return Ok(failure("a secret's name is a plain file name"));
         }
-        Ok(self.read(&format!(".secrets/{}", args.name)).await)
+        let secrets = Arc::clone(&self.secrets);
+        Ok(
+            tokio::task::spawn_blocking(move || read_beneath(&secrets, &args.name))
+                .await
+                .unwrap_or_else(|e| failure(format!("the read failed: {e}"))),
+        )
     }
 
     #[tool(
@@ -193,25 +224,29 @@ impl Workspace {
         &self,
         Parameters(args): Parameters<WriteArgs>,
     ) -> Result<CallToolResult, McpError> {
-        let path = match self.resolve(&args.path) {
-            Ok(p) => p,
-            Err(e) => return Ok(failure(e)),
-        };
-        if let Some(parent) = path.parent()
-            && let Err(e) = tokio::fs::create_dir_all(parent).await
-        {
-            return Ok(failure(format!("`{}`: {e}", args.path)));
-        }
-        Ok(
-            match tokio::fs::write(&path, args.content.as_bytes()).await {
-                Ok(()) => text(format!(
-                    "wrote {} bytes to {}",
-                    args.content.len(),
-                    args.path
-                )),
-                Err(e) => failure(format!("`{}`: {e}", args.path)),
-            },
-        )
+        Ok(self
+            .on_root(move |root| {
+                let path = match plain(&args.path) {
+                    Ok(p) => p,
+                    Err(e) => return failure(e),
+                };
+                if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
+                    && let Err(e) = root.create_dir_all(parent)
+                {
+                    // A link in the way is "already there": say where it leads.
+                    let e = root.metadata(parent).err().unwrap_or(e);
+                    return io_failure(&args.path, &e);
+                }
+                match root.write(path, args.content.as_bytes()) {
+                    Ok(()) => text(format!(
+                        "wrote {} bytes to {}",
+                        args.content.len(),
+                        args.path
+                    )),
+                    Err(e) => io_failure(&args.path, &e),
+                }
+            })
+            .await)
     }
 
     #[tool(
@@ -226,14 +261,18 @@ impl Workspace {
         &self,
         Parameters(args): Parameters<PathArgs>,
     ) -> Result<CallToolResult, McpError> {
-        let path = match self.resolve(&args.path) {
-            Ok(p) => p,
-            Err(e) => return Ok(failure(e)),
-        };
-        Ok(match tokio::fs::remove_file(&path).await {
-            Ok(()) => text(format!("deleted {}", args.path)),
-            Err(e) => failure(format!("`{}`: {e}", args.path)),
-        })
+        Ok(self
+            .on_root(move |root| {
+                let path = match plain(&args.path) {
+                    Ok(p) => p,
+                    Err(e) => return failure(e),
+                };
+                match root.remove_file(path) {
+                    Ok(()) => text(format!("deleted {}", args.path)),
+                    Err(e) => io_failure(&args.path, &e),
+                }
+            })
+            .await)
     }
 
     #[tool(
@@ -251,7 +290,7 @@ impl Workspace {
         let mut command = tokio::process::Command::new(&args.command);
         command
             .args(&args.args)
-            .current_dir(&self.root)
+            .current_dir(&self.root_path)
             .stdin(std::process::Stdio::null())
             .kill_on_drop(true);
         let run = tokio::time::timeout(Duration::from_secs(10), command.output()).await;
@@ -368,6 +407,7 @@ impl ServerHandler for Workspace {
 
 struct Options {
     root: PathBuf,
+    secrets: Option<PathBuf>,
     tier: Tier,
     audit: PathBuf,
     audit_key_env: String,
@@ -378,6 +418,7 @@ struct Options {
 fn parse_options() -> Result<Options, String> {
     let mut options = Options {
         root: PathBuf::from("workspace"),
+        secrets: None,
         tier: Tier::Team,
         audit: PathBuf::from("gated_server.audit.jsonl"),
         audit_key_env: AUDIT_KEY_VAR.to_owned(),
@@ -389,6 +430,7 @@ fn parse_options() -> Result<Options, String> {
         let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
         match flag.as_str() {
             "--root" => options.root = PathBuf::from(value()?),
+            "--secrets" => options.secrets = Some(PathBuf::from(value()?)),
             "--audit" => options.audit = PathBuf::from(value()?),
             "--audit-key-env" => options.audit_key_env = value()?,
             "--audit-head" => options.audit_head = Some(PathBuf::from(value()?)),
@@ -400,8 +442,8 @@ fn parse_options() -> Result<Options, String> {
             }
             "-h" | "--help" => {
                 return Err(
-                    "usage: gated_server [--root DIR] [--tier personal|team|production] \
-                     [--audit FILE] [--audit-key-env VAR] [--audit-head FILE] [--principal ID]"
+                    "usage: gated_server [--root DIR] [--secrets DIR] \
+                     [--tier personal|team|production] [--audit FILE] [--audit-key-env VAR] [--audit-head FILE] [--principal ID]"
                         .to_owned(),
                 );
             }
@@ -422,14 +464,42 @@ fn audit_sink(options: &Options) -> Result<JsonLinesSink<std::fs::File>, String>
     })
 }
 
-async fn serve(options: Options) -> Result<(), String> {
-    std::fs::create_dir_all(&options.root)
-        .map_err(|e| format!("{}: {e}", options.root.display()))?;
-    let root = options
-        .root
+/// A directory, created if missing, as its canonical path and a handle that
+/// resolves every path beneath it.
+fn directory(path: &Path) -> Result<(PathBuf, Dir), String> {
+    std::fs::create_dir_all(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let canonical = path
         .canonicalize()
-        .map_err(|e| format!("{}: {e}", options.root.display()))?;
-    let workspace = Workspace::new(root);
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let dir = Dir::open_ambient_dir(&canonical, cap_std::ambient_authority())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok((canonical, dir))
+}
+
+/// The workspace and the secrets directory beside it (`--secrets`, default
+/// `<root>.secrets`), which must not lie inside the workspace: the file tools
+/// cannot reach it, by path or by link.
+fn workspace(options: &Options) -> Result<Workspace, String> {
+    let (root_path, root) = directory(&options.root)?;
+    let secrets_path = options.secrets.clone().unwrap_or_else(|| {
+        let mut name = root_path.clone().into_os_string();
+        name.push(".secrets");
+        PathBuf::from(name)
+    });
+    let (secrets_canonical, secrets) = directory(&secrets_path)?;
+    if secrets_canonical.starts_with(&root_path) || root_path.starts_with(&secrets_canonical) {
+        return Err(format!(
+            "the secrets directory {} must not be inside the workspace {} (or hold it): \
+             the file tools could read it",
+            secrets_canonical.display(),
+            root_path.display()
+        ));
+    }
+    Ok(Workspace::new(root, secrets, root_path))
+}
+
+async fn serve(options: Options) -> Result<(), String> {
+    let workspace = workspace(&options)?;
 
     let inventory = Inventory::from_toml_str(INVENTORY, "examples/gated_server/inventory.toml")
         .map_err(|e| e.to_string())?;

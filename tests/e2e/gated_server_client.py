@@ -87,7 +87,8 @@ def server(binary: str, root: pathlib.Path, audit: pathlib.Path, tier: str) -> S
     return StdioServerParameters(
         command=binary,
         args=[
-            "--root", str(root), "--audit", str(audit), "--tier", tier, "--principal", "ana",
+            "--root", str(root), "--secrets", str(root.parent / "secrets"),
+            "--audit", str(audit), "--tier", tier, "--principal", "ana",
             "--audit-head", str(audit) + ".head",
         ],
         env={"MCPGUARD_AUDIT_KEY": os.environ["MCPGUARD_AUDIT_KEY"], "PATH": os.environ.get("PATH", "")},
@@ -127,6 +128,26 @@ async def team_session(binary: str, root: pathlib.Path, audit: pathlib.Path, pag
         check("out/report.md" in approver.asked[0], "the question shows the arguments it approves", approver.asked[0])
         check(not write.is_error, "an approved write runs", write)
         check((root / "out/report.md").read_text() == "# report\n", "the approved write reached the disk")
+
+        # Confinement: links that leave the workspace are not followed, even for an
+        # approved write, and the secrets are out of the file tools' reach.
+        outside = root.parent / "outside"
+        for path, landing in (("escape.md", outside / "planted.md"), ("linkdir/x.md", outside / "dir" / "x.md")):
+            escaped = await client.call_tool("write_file", {"path": path, "content": "pwned"})
+            calls += 2
+            check(
+                escaped.is_error and "outside the workspace" in text_of(escaped) and not landing.exists(),
+                f"an approved write through a link that leaves the workspace ({path}) is refused",
+                escaped,
+            )
+        for path in ("peek", "../secrets/db_password", "secretdir/db_password"):
+            peeked = await client.call_tool("read_file", {"path": path})
+            calls += 1
+            check(
+                peeked.is_error and DB_PASSWORD not in text_of(peeked),
+                f"read_file cannot reach the secrets directory ({path})",
+                peeked,
+            )
 
         approver.answer = "decline"
         declined = await client.call_tool("write_file", {"path": "out/other.md", "content": "x"})
@@ -325,10 +346,19 @@ def check_audit(audits: list[pathlib.Path], calls: int) -> None:
 async def main() -> None:
     binary, work = sys.argv[1], pathlib.Path(sys.argv[2])
     root = work / "workspace"
-    (root / ".secrets").mkdir(parents=True, exist_ok=True)
+    secrets = work / "secrets"
+    root.mkdir(parents=True, exist_ok=True)
+    secrets.mkdir(parents=True, exist_ok=True)
     (root / "notes.md").write_text("meeting at noon\n")
     (root / "config.env").write_text(f"GITHUB_TOKEN={TOKEN}\nLOG_LEVEL=debug\n")
-    (root / ".secrets" / "db_password").write_text(DB_PASSWORD)
+    (secrets / "db_password").write_text(DB_PASSWORD)
+    # Links an attacker might plant in a workspace: dangling, to a directory
+    # outside, to the secrets.
+    (work / "outside" / "dir").mkdir(parents=True, exist_ok=True)
+    (root / "escape.md").symlink_to(work / "outside" / "planted.md")
+    (root / "linkdir").symlink_to(work / "outside" / "dir")
+    (root / "peek").symlink_to(secrets / "db_password")
+    (root / "secretdir").symlink_to(secrets)
 
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
