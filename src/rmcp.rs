@@ -54,9 +54,10 @@
 //! ```
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use mcpguard_core::{Fingerprint, Sanitized};
@@ -134,7 +135,12 @@ pub struct Guarded<H> {
     codec: RequestStateCodec,
     approval_ttl: Duration,
     elicitation_timeout: Duration,
+    /// Fingerprints of the definitions the inner handler's `tools/list` showed.
+    live: Arc<RwLock<HashMap<String, Fingerprint>>>,
 }
+
+/// The most pages of the inner handler's `tools/list` read to find a definition.
+const MAX_LIST_PAGES: usize = 16;
 
 impl<H> fmt::Debug for Guarded<H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -158,6 +164,7 @@ impl<H: Clone> Clone for Guarded<H> {
             codec: self.codec.clone(),
             approval_ttl: self.approval_ttl,
             elicitation_timeout: self.elicitation_timeout,
+            live: Arc::clone(&self.live),
         }
     }
 }
@@ -215,6 +222,7 @@ impl<H: ServerHandler> Guarded<H> {
             codec: RequestStateCodec::new_unchecked(key.to_vec()),
             approval_ttl: Duration::from_secs(600),
             elicitation_timeout: Duration::from_secs(300),
+            live: Arc::default(),
         }
     }
 
@@ -292,9 +300,55 @@ impl<H: ServerHandler> Guarded<H> {
             .map_or_else(|| self.session.clone(), |id| format!("mcp:{id}"))
     }
 
-    /// The fingerprint of a tool's definition as the inner handler publishes it.
-    fn fingerprint(&self, name: &str) -> Option<Fingerprint> {
-        fingerprint_of(&self.inner.get_tool(name)?)
+    /// The fingerprint of a tool's definition as the inner handler offers it now:
+    /// from its `get_tool`, or else from the definitions its `tools/list` last
+    /// showed (cached; read again when the tool is not among them). A handler
+    /// whose definitions change at run time is checked against the live ones.
+    async fn live_fingerprint(
+        &self,
+        name: &str,
+        context: &RequestContext<RoleServer>,
+    ) -> Option<Fingerprint> {
+        if let Some(tool) = self.inner.get_tool(name) {
+            return fingerprint_of(&tool);
+        }
+        if let Some(fp) = self.cached_fingerprint(name) {
+            return Some(fp);
+        }
+        let mut cursor = None;
+        for _ in 0..MAX_LIST_PAGES {
+            let page = PaginatedRequestParams::default().with_cursor(cursor);
+            let Ok(listed) = self.inner.list_tools(Some(page), context.clone()).await else {
+                break;
+            };
+            self.remember(&listed.tools);
+            cursor = listed.next_cursor;
+            if cursor.is_none() {
+                break;
+            }
+        }
+        self.cached_fingerprint(name)
+    }
+
+    fn cached_fingerprint(&self, name: &str) -> Option<Fingerprint> {
+        self.live
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(name)
+            .copied()
+    }
+
+    /// Keeps the fingerprints of the definitions a `tools/list` showed.
+    fn remember(&self, tools: &[Tool]) {
+        let mut live = self
+            .live
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for tool in tools {
+            if let Some(fp) = fingerprint_of(tool) {
+                live.insert(tool.name.to_string(), fp);
+            }
+        }
     }
 
     /// The call a request asks for, as the gate sees it.
@@ -303,6 +357,7 @@ impl<H: ServerHandler> Guarded<H> {
         principal: Principal,
         request: &CallToolRequestParams,
         context: &RequestContext<RoleServer>,
+        definition: Option<Fingerprint>,
     ) -> ToolCall {
         let arguments = request
             .arguments
@@ -319,7 +374,7 @@ impl<H: ServerHandler> Guarded<H> {
         {
             call = call.purpose(purpose);
         }
-        if let Some(fingerprint) = self.fingerprint(&request.name) {
+        if let Some(fingerprint) = definition {
             call = call.definition(fingerprint);
         }
         call
@@ -368,14 +423,7 @@ impl<H: ServerHandler> Guarded<H> {
             }
             Err(GuardError::Denied(decision)) => Ok(refused(&decision, None).into()),
             // The handler's protocol error, with any secret in it redacted.
-            Err(GuardError::Handler(mut error)) => {
-                let message = self.gate.redactor().redact(&error.message).into_owned();
-                error.message = Cow::Owned(message);
-                if let Some(data) = error.data.as_mut() {
-                    self.gate.redactor().redact_json(data);
-                }
-                Err(error)
-            }
+            Err(GuardError::Handler(error)) => Err(self.redacted_error(error)),
             Err(other) => Ok(error_result(format!("mcpguard: {other}"), None).into()),
         })
     }
@@ -685,6 +733,90 @@ fn redact_result(result: &mut CallToolResult, redactor: &Redactor) -> usize {
     changed
 }
 
+/// Redacts every string and key of a serializable value in place, by way of its
+/// JSON form; a value that does not come back from JSON is left as it was and
+/// counted as changed (the caller withholds what it cannot check).
+fn redact_serialized<T: Serialize + serde::de::DeserializeOwned>(
+    value: &mut T,
+    redactor: &Redactor,
+) -> usize {
+    let Ok(mut json) = serde_json::to_value(&*value) else {
+        return 0;
+    };
+    let changed = redactor.redact_json(&mut json);
+    if changed > 0 {
+        match serde_json::from_value(json) {
+            Ok(clean) => *value = clean,
+            Err(_) => return usize::MAX,
+        }
+    }
+    changed
+}
+
+/// Sanitizes every string of a serializable value in place, by way of JSON.
+fn sanitize_serialized<T: Serialize + serde::de::DeserializeOwned>(value: &mut T) -> Sanitized {
+    let Ok(mut json) = serde_json::to_value(&*value) else {
+        return Sanitized::default();
+    };
+    let removed = json.sanitize_text();
+    if !removed.is_empty()
+        && let Ok(clean) = serde_json::from_value(json)
+    {
+        *value = clean;
+    }
+    removed
+}
+
+/// A `resources/read` response the gate can redact and sanitize.
+struct Resource(ReadResourceResponse);
+
+impl ToolResult for Resource {
+    fn redact_with(&mut self, redactor: &Redactor) -> usize {
+        match &mut self.0 {
+            ReadResourceResponse::Complete(result) => {
+                let changed = redact_serialized(result, redactor);
+                if changed == usize::MAX {
+                    *result = rmcp::model::ReadResourceResult::new(Vec::new());
+                }
+                changed
+            }
+            _ => 0,
+        }
+    }
+
+    fn sanitize_text(&mut self) -> Sanitized {
+        match &mut self.0 {
+            ReadResourceResponse::Complete(result) => sanitize_serialized(result),
+            _ => Sanitized::default(),
+        }
+    }
+}
+
+/// A `prompts/get` response the gate can redact and sanitize.
+struct Prompt(GetPromptResponse);
+
+impl ToolResult for Prompt {
+    fn redact_with(&mut self, redactor: &Redactor) -> usize {
+        match &mut self.0 {
+            GetPromptResponse::Complete(result) => {
+                let changed = redact_serialized(result, redactor);
+                if changed == usize::MAX {
+                    result.messages.clear();
+                }
+                changed
+            }
+            _ => 0,
+        }
+    }
+
+    fn sanitize_text(&mut self) -> Sanitized {
+        match &mut self.0 {
+            GetPromptResponse::Complete(result) => sanitize_serialized(result),
+            _ => Sanitized::default(),
+        }
+    }
+}
+
 fn withheld() -> CallToolResult {
     error_result(
         "mcpguard: the result was withheld because it could not be checked for secrets".to_owned(),
@@ -709,7 +841,19 @@ impl<H: ServerHandler> ServerHandler for Guarded<H> {
                 .refuse(&call, "the caller's identity could not be verified");
             return Ok(refused(&d, None).into());
         };
-        let call = self.tool_call(principal, &request, &context);
+        let definition = self.live_fingerprint(&request.name, &context).await;
+        let call = self.tool_call(principal, &request, &context, definition);
+        let pinned = self
+            .gate
+            .tool_profile(&self.server, &request.name)
+            .is_some_and(|p| p.fingerprint.is_some());
+        if definition.is_none() && pinned {
+            let d = self.gate.refuse(
+                &call,
+                "the server no longer offers a definition of this pinned tool, so its pin cannot be checked",
+            );
+            return Ok(refused(&d, None).into());
+        }
         match self.approved_retry(&call, &request) {
             Some(Ok(grant)) => {
                 // The approval round trip is this gate's own: the inner handler
@@ -745,6 +889,8 @@ impl<H: ServerHandler> ServerHandler for Guarded<H> {
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
         let mut result = self.inner.list_tools(request, context.clone()).await?;
+        // The live definitions, for checking calls against their pins.
+        self.remember(&result.tools);
         let Some(principal) = (self.identify)(&context) else {
             result.tools.clear();
             return Ok(result);
@@ -772,8 +918,15 @@ impl<H: ServerHandler> ServerHandler for Guarded<H> {
         request: ReadResourceRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
-        self.check_server(&context, ServerAction::ReadResource)?;
-        self.inner.read_resource(request, context).await
+        let uri = request.uri.clone();
+        let call = self.server_call(&context, ServerAction::ReadResource, uri, Value::Null)?;
+        let run = || async {
+            self.inner
+                .read_resource(request, context)
+                .await
+                .map(Resource)
+        };
+        self.guarded_server_call(&call, run).await.map(|r| r.0)
     }
 
     async fn get_prompt(
@@ -781,8 +934,11 @@ impl<H: ServerHandler> ServerHandler for Guarded<H> {
         request: GetPromptRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, McpError> {
-        self.check_server(&context, ServerAction::GetPrompt)?;
-        self.inner.get_prompt(request, context).await
+        let arguments = request.arguments.clone().map_or(Value::Null, Value::Object);
+        let name = request.name.clone();
+        let call = self.server_call(&context, ServerAction::GetPrompt, name, arguments)?;
+        let run = || async { self.inner.get_prompt(request, context).await.map(Prompt) };
+        self.guarded_server_call(&call, run).await.map(|r| r.0)
     }
 
     fn ping(
@@ -942,12 +1098,23 @@ impl<H: ServerHandler> ServerHandler for Guarded<H> {
         self.inner.get_info()
     }
 
-    fn get_task(
+    async fn get_task(
         &self,
         request: GetTaskParams,
         context: RequestContext<RoleServer>,
-    ) -> impl Future<Output = Result<GetTaskResult, McpError>> + MaybeSendFuture + '_ {
-        self.inner.get_task(request, context)
+    ) -> Result<GetTaskResult, McpError> {
+        // A task's result reaches the client here, not through `tools/call`: it
+        // is redacted the same way.
+        let mut result = self.inner.get_task(request, context).await?;
+        if self.gate.redacts_results()
+            && redact_serialized(&mut result, self.gate.redactor()) == usize::MAX
+        {
+            return Err(McpError::internal_error(
+                "mcpguard: the task's result was withheld because it could not be checked for secrets",
+                None,
+            ));
+        }
+        Ok(result)
     }
 
     fn update_task(
@@ -993,28 +1160,74 @@ impl<H: ServerHandler> ServerHandler for Guarded<H> {
 }
 
 impl<H: ServerHandler> Guarded<H> {
-    /// Decides `resources/read` or `prompts/get`; a refusal is a protocol error
-    /// (these results have no error flag).
-    fn check_server(
+    /// The `resources/read` or `prompts/get` a request asks for, as the gate sees
+    /// it; an unverified caller is refused (and audited) here.
+    fn server_call(
         &self,
         context: &RequestContext<RoleServer>,
         action: ServerAction,
-    ) -> Result<(), McpError> {
+        subject: String,
+        arguments: Value,
+    ) -> Result<ToolCall, McpError> {
         let Some(principal) = (self.identify)(context) else {
+            let call = ToolCall::server_action(
+                Principal::new("unverified"),
+                &self.server,
+                action,
+                subject,
+            );
+            let d = self
+                .gate
+                .refuse(&call, "the caller's identity could not be verified");
             return Err(McpError::invalid_request(
-                "mcpguard: the caller's identity could not be verified",
+                format!(
+                    "mcpguard: denied: {}",
+                    d.reasons().collect::<Vec<_>>().join("; ")
+                ),
                 None,
             ));
         };
-        let decision = self.gate.authorize_server(&principal, &self.server, action);
-        if decision.is_allowed() {
-            return Ok(());
+        let mut call = ToolCall::server_action(principal, &self.server, action, subject)
+            .session(self.session_of(context));
+        if arguments.is_object() {
+            call = call.arguments(arguments);
         }
-        let reasons: Vec<&str> = decision.reasons().collect();
-        Err(McpError::invalid_request(
-            format!("mcpguard: denied: {}", reasons.join("; ")),
-            None,
-        ))
+        Ok(call)
+    }
+
+    /// Runs `resources/read` or `prompts/get` under the gate, as a tool call is:
+    /// decided, audited, its result sanitized and redacted, the session marked. A
+    /// refusal is a protocol error (these results have no error flag).
+    async fn guarded_server_call<T, F, Fut>(&self, call: &ToolCall, run: F) -> Result<T, McpError>
+    where
+        T: ToolResult,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, McpError>>,
+    {
+        match self.gate.guard_async(call, run).await {
+            Ok(value) => Ok(value),
+            Err(GuardError::Handler(error)) => Err(self.redacted_error(error)),
+            Err(GuardError::Denied(d) | GuardError::NeedsApproval(d)) => {
+                Err(McpError::invalid_request(
+                    format!(
+                        "mcpguard: denied: {}",
+                        d.reasons().collect::<Vec<_>>().join("; ")
+                    ),
+                    None,
+                ))
+            }
+            Err(other) => Err(McpError::internal_error(format!("mcpguard: {other}"), None)),
+        }
+    }
+
+    /// A protocol error of the inner handler, with any secret in it redacted.
+    fn redacted_error(&self, mut error: McpError) -> McpError {
+        let message = self.gate.redactor().redact(&error.message).into_owned();
+        error.message = Cow::Owned(message);
+        if let Some(data) = error.data.as_mut() {
+            self.gate.redactor().redact_json(data);
+        }
+        error
     }
 }
 

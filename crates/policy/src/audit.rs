@@ -10,7 +10,7 @@
 //! |---|---|---|
 //! | time | `time_unix_nano` | when the event was made |
 //! | operation | `gen_ai.operation.name` | always `execute_tool` |
-//! | method | `mcp.method.name` | always `tools/call` |
+//! | method | `mcp.method.name` | `tools/call`, `resources/read` or `prompts/get` |
 //! | call id | `gen_ai.tool.call.id` | shared by a call's `started` and final events |
 //! | actor | `user.id` | the verified principal |
 //! | session | `mcp.session.id` | the session handle, or null |

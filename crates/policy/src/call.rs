@@ -1,6 +1,8 @@
 //! A tool call as the gate sees it.
 
 use mcpguard_core::Fingerprint;
+
+use crate::gate::ServerAction;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -56,6 +58,9 @@ impl Principal {
 /// which parts are set.
 #[derive(Clone, PartialEq)]
 pub struct ToolCall {
+    /// `None` for `tools/call`; the server action for `resources/read` and
+    /// `prompts/get`, whose `tool` is the resource URI or prompt name.
+    action: Option<ServerAction>,
     principal: Principal,
     session: Option<String>,
     server: String,
@@ -69,6 +74,7 @@ impl ToolCall {
     /// A call with no arguments (`{}`), no session and no purpose.
     pub fn new(principal: Principal, server: impl Into<String>, tool: impl Into<String>) -> Self {
         Self {
+            action: None,
             principal,
             session: None,
             server: server.into(),
@@ -76,6 +82,36 @@ impl ToolCall {
             arguments: Value::Object(serde_json::Map::new()),
             purpose: None,
             definition: None,
+        }
+    }
+
+    /// A `resources/read` of `subject` (the URI) or `prompts/get` of `subject`
+    /// (the prompt's name), with the prompt's arguments if any: decided by that
+    /// action's policies on the server, and audited, redacted and recorded in the
+    /// session like a tool call ([`crate::Gate::guard`]). `tool()` is the subject.
+    pub fn server_action(
+        principal: Principal,
+        server: impl Into<String>,
+        action: ServerAction,
+        subject: impl Into<String>,
+    ) -> Self {
+        let mut call = Self::new(principal, server, subject);
+        call.action = Some(action);
+        call
+    }
+
+    /// The server action, for a `resources/read` or `prompts/get`; `None` for a
+    /// tool call.
+    pub fn action(&self) -> Option<ServerAction> {
+        self.action
+    }
+
+    /// The MCP method: `tools/call`, `resources/read` or `prompts/get`.
+    pub fn method(&self) -> &'static str {
+        match self.action {
+            None => "tools/call",
+            Some(ServerAction::ReadResource) => "resources/read",
+            Some(ServerAction::GetPrompt) => "prompts/get",
         }
     }
 
@@ -150,6 +186,13 @@ impl ToolCall {
     /// one argument) gives another digest.
     pub fn digest(&self) -> CallDigest {
         let mut h = Sha256::new();
+        // A server action is another call than a tool of the same name (tool
+        // calls keep the digest they always had).
+        if self.action.is_some() {
+            let method = self.method();
+            h.update((method.len() as u64).to_le_bytes());
+            h.update(method.as_bytes());
+        }
         for part in [
             self.principal.id.as_str(),
             self.server.as_str(),
@@ -171,6 +214,7 @@ impl std::fmt::Debug for ToolCall {
             _ => HIDDEN.to_owned(),
         };
         f.debug_struct("ToolCall")
+            .field("method", &self.method())
             .field("digest", &self.digest())
             .field("principal", &HIDDEN)
             .field("server", &HIDDEN)

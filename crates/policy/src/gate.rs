@@ -85,6 +85,8 @@ struct ToolIndex {
     /// Tools by server id, then tool name: looked up without building a key.
     tools: HashMap<String, HashMap<String, ToolEntry>>,
     servers: HashMap<String, (EntityUid, Entity)>,
+    /// What reading a server's resources or prompts does to a session.
+    server_flags: HashMap<String, ServerFlags>,
     /// Each server's credential source and the tiers it may be resolved in.
     credentials: HashMap<String, (CredentialSource, Option<BTreeSet<Tier>>)>,
     args: BTreeMap<String, ArgType>,
@@ -98,6 +100,15 @@ struct ToolIndex {
     group_type: EntityTypeName,
     tool_type: EntityTypeName,
     server_type: EntityTypeName,
+}
+
+/// How `resources/read` and `prompts/get` of a server mark a session.
+#[derive(Debug, Clone, Copy)]
+struct ServerFlags {
+    /// Third-party, or some tool's output is untrusted: its content may be hostile.
+    tainted: bool,
+    /// Confidential-or-above data.
+    private: bool,
 }
 
 struct Actions {
@@ -398,6 +409,7 @@ impl ToolIndex {
         };
 
         let mut servers = HashMap::new();
+        let mut server_flags = HashMap::new();
         let mut credentials = HashMap::new();
         let mut tools = HashMap::new();
         for server in inventory.servers() {
@@ -445,6 +457,18 @@ impl ToolIndex {
                     );
             }
             servers.insert(server.id.to_string(), (server_uid, server_entity));
+            server_flags.insert(
+                server.id.to_string(),
+                ServerFlags {
+                    tainted: matches!(server.provenance, Provenance::ThirdParty(_))
+                        || server.tools.iter().any(|t| t.untrusted_output),
+                    private: server.data_classes.iter().max() >= Some(&DataClass::Confidential)
+                        || server
+                            .tools
+                            .iter()
+                            .any(|t| t.max_data_class() >= Some(DataClass::Confidential)),
+                },
+            );
             credentials.insert(
                 server.id.to_string(),
                 (server.credential.clone(), server.credential_tiers.clone()),
@@ -453,6 +477,7 @@ impl ToolIndex {
         Ok(Self {
             tools,
             servers,
+            server_flags,
             credentials,
             args: union,
             untyped: untyped_args,
@@ -674,6 +699,9 @@ impl Gate {
 
     /// Decides a call. Never panics; anything that cannot be evaluated is a Deny.
     pub fn authorize(&self, call: &ToolCall) -> Decision {
+        if let Some(action) = call.action() {
+            return self.authorize_server(call.principal(), call.server(), action);
+        }
         self.decide(call, false, false)
     }
 
@@ -699,6 +727,9 @@ impl Gate {
     }
 
     fn check_approved(&self, call: &ToolCall, grant: &ApprovalGrant) -> Decision {
+        if call.action().is_some() {
+            return self.authorize(call);
+        }
         if grant.digest() != call.digest().to_hex() {
             return Decision::deny(
                 "the approval was given for a different call (another tool, principal or arguments)",
@@ -761,6 +792,13 @@ impl Gate {
 
     /// Whether the inventory marks the tool of `call` as having untrusted output.
     pub(crate) fn untrusted_output(&self, call: &ToolCall) -> bool {
+        if call.action().is_some() {
+            return self
+                .index
+                .server_flags
+                .get(call.server())
+                .is_some_and(|f| f.tainted);
+        }
         self.index
             .tool(call.server(), call.tool())
             .is_some_and(|entry| entry.untrusted_output)
@@ -768,6 +806,9 @@ impl Gate {
 
     /// The target argument of a call, by the inventory's rule for its tool.
     pub(crate) fn target_of(&self, call: &ToolCall) -> Option<String> {
+        if call.action().is_some() {
+            return Some(call.tool().to_owned());
+        }
         self.index
             .tool(call.server(), call.tool())?
             .profile
@@ -813,11 +854,21 @@ impl Gate {
     /// The session store could not record it; the embedder should treat the
     /// session as tainted.
     pub fn record_outcome(&self, call: &ToolCall, outcome: Outcome) -> Result<(), StoreError> {
-        let Some(entry) = self.index.tool(call.server(), call.tool()) else {
-            return Ok(());
-        };
         let (Outcome::Ok | Outcome::Error) = outcome;
-        let flags = SessionState::with(entry.untrusted_output, entry.private);
+        let flags = if call.action().is_some() {
+            // What a server's resources and prompts carry: its data classes, and
+            // content an attacker may shape when the server is third-party or any
+            // of its tools has untrusted output.
+            let Some(server) = self.index.server_flags.get(call.server()) else {
+                return Ok(());
+            };
+            SessionState::with(server.tainted, server.private)
+        } else {
+            let Some(entry) = self.index.tool(call.server(), call.tool()) else {
+                return Ok(());
+            };
+            SessionState::with(entry.untrusted_output, entry.private)
+        };
         if flags == SessionState::new() {
             return Ok(());
         }
@@ -1048,6 +1099,12 @@ impl Gate {
     /// through it too, so resolved credentials never reach a log.
     pub fn redactor(&self) -> &Redactor {
         &self.redactor
+    }
+
+    /// Whether guarded calls redact their results ([`GateBuilder::redact_results`]);
+    /// adapters that return results by other paths (task results) follow it.
+    pub fn redacts_results(&self) -> bool {
+        self.redact_results
     }
 
     /// The tier the gate runs in.

@@ -389,7 +389,7 @@ impl Gate {
             )
             .unwrap_or(u64::MAX),
             operation: "execute_tool".to_owned(),
-            method: "tools/call".to_owned(),
+            method: call.method().to_owned(),
             call_id: call_id.to_owned(),
             actor: redact(call.principal().id()),
             session: call.session_id().map(redact),
