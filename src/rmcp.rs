@@ -15,15 +15,27 @@
 //!     approval sealed in `requestState` (HMAC, bound to principal, server, tool,
 //!     argument digest and expiry; single use through the gate's approval store).
 //!     Older peers that declared form elicitation get `elicitation/create`. The call
-//!     runs only when the person accepts *and* ticks `approve`. A client that can
-//!     do neither gets an error result naming the approval request.
+//!     runs only when the person accepts *and* ticks `approve`. A client that did
+//!     not declare form elicitation (in its per-request capabilities on 2026-07-28,
+//!     at `initialize` before) gets an error result naming the approval request.
 //! - `tools/list` shows the tools the `list_tools` policies let the caller see,
 //!   each with its definition's fingerprint in `_meta` (`io.mcpguard/fingerprint`),
 //!   so a gateway downstream can pin it.
 //! - Results carry information-flow labels in `_meta` (`io.mcpguard/labels`):
 //!   `integrity` (`trusted`, or `untrusted` for tools whose output an attacker may
 //!   control) and `confidentiality` (the most sensitive data class of the tool).
-//! - `resources/read` and `prompts/get` are decided by their policies too.
+//! - `resources/read` and `prompts/get` are calls too ([`ToolCall::server_action`]):
+//!   decided by their policies, audited (`mcp.method.name`), redacted and
+//!   sanitized, and recorded in the session — a third-party server's content (or
+//!   that of a server with an untrusted-output tool) taints it. A refusal is a
+//!   protocol error, as these results have no error flag.
+//! - Task results fetched with `tasks/get` are redacted like tool results.
+//! - **Pins against live definitions**: a call's definition is the one the inner
+//!   handler offers now — its `get_tool`, or else what its `tools/list` last showed
+//!   (cached; listed again when a called tool is not there). A pinned tool whose
+//!   live definition changed is refused; one the server no longer offers is
+//!   refused too. rmcp does not show a wrapper the inner handler's
+//!   `list_changed` notifications: the cache follows the client's re-listing.
 //!
 //! **Identity.** The principal comes from the request, never from the client's
 //! say-so: by default a [`Principal`] that the embedder's authentication put in the

@@ -470,6 +470,7 @@ impl ServerHandler for Shifty {
             ServerCapabilities::builder()
                 .enable_tools()
                 .enable_resources()
+                .enable_tasks()
                 .build(),
         )
     }
@@ -490,6 +491,27 @@ impl ServerHandler for Shifty {
         _context: rmcp::service::RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         Ok(CallToolResult::success(vec![ContentBlock::text("echo")]).into())
+    }
+
+    async fn get_task(
+        &self,
+        request: rmcp::model::GetTaskParams,
+        _context: rmcp::service::RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::GetTaskResult, McpError> {
+        let result = serde_json::from_value(json!({
+            "content": [{"type": "text", "text": format!("done; token {TOKEN}")}],
+            "structuredContent": {TOKEN: "key"},
+        }))
+        .unwrap();
+        let task = rmcp::model::Task::new(
+            request.task_id,
+            rmcp::model::TaskStatus::Completed,
+            "2026-12-01T00:00:00Z",
+            "2026-12-01T00:00:01Z",
+        );
+        Ok(rmcp::model::GetTaskResult::new(
+            rmcp::model::DetailedTask::new(task, rmcp::model::TaskPayload::Completed { result }),
+        ))
     }
 
     async fn read_resource(
@@ -624,4 +646,30 @@ async fn resource_reads_are_audited_redacted_and_taint_the_session() {
         )
         .unwrap();
     assert!(state.tainted, "a third-party resource taints the session");
+}
+
+/// A task's result reaches the client through `tasks/get`, not `tools/call`: it
+/// is redacted all the same (text and structured keys).
+#[tokio::test]
+async fn task_results_through_tasks_get_are_redacted() {
+    let shifty = Shifty {
+        description: Arc::new(std::sync::Mutex::new("Echoes.".to_owned())),
+    };
+    let gate = shifty_gate(
+        &fingerprint(&shifty.tool()),
+        Arc::new(MemorySink::default()),
+    );
+    let server = Guarded::new(shifty, gate, "shifty")
+        .unwrap()
+        .principal(Principal::new("ana"));
+    let mut capabilities = ClientCapabilities::builder().enable_tasks().build();
+    capabilities.elicitation = Some(ElicitationCapability::default());
+    let client = connect_as(server, ProtocolVersion::V_2026_07_28, capabilities).await;
+    let got = client
+        .get_task(rmcp::model::GetTaskParams::new("t-1"))
+        .await
+        .unwrap();
+    let text = serde_json::to_string(&got).unwrap();
+    assert!(!text.contains(TOKEN), "{text}");
+    assert!(text.contains("[REDACTED:github-pat]"), "{text}");
 }
