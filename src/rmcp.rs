@@ -853,12 +853,18 @@ impl<H: ServerHandler> ServerHandler for Guarded<H> {
                 .refuse(&call, "the caller's identity could not be verified");
             return Ok(refused(&d, None).into());
         };
-        let definition = self.live_fingerprint(&request.name, &context).await;
-        let call = self.tool_call(principal, &request, &context, definition);
+        // Only a pinned tool's definition is checked: an unknown tool is denied and
+        // an unpinned one has nothing to match, so neither asks the handler to list.
         let pinned = self
             .gate
             .tool_profile(&self.server, &request.name)
             .is_some_and(|p| p.fingerprint.is_some());
+        let definition = if pinned {
+            self.live_fingerprint(&request.name, &context).await
+        } else {
+            None
+        };
+        let call = self.tool_call(principal, &request, &context, definition);
         if definition.is_none() && pinned {
             let d = self.gate.refuse(
                 &call,
