@@ -418,6 +418,16 @@ fn audit_verify_reports_tampering_truncation_and_unusable_input() {
     let o = verify(&[], &keyed);
     assert_eq!(o.status.code(), Some(1));
     assert!(err(&o).contains("breaks at line 2"), "{}", err(&o));
+    // A line that says one field twice (the MAC covers the last reading only).
+    let doubled = lines[1].replacen('{', r#"{"mcpguard.decision":"deny","#, 1);
+    std::fs::write(&log, format!("{}\n{doubled}\n{}\n", lines[0], lines[2])).unwrap();
+    let o = verify(&[], &keyed);
+    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    assert!(
+        err(&o).contains("line 2") && err(&o).contains("twice"),
+        "{}",
+        err(&o)
+    );
     // Unusable: no key, a short key, a wrong key, no log. The key never shows.
     std::fs::write(&log, &text).unwrap();
     for env in [

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::FutureExt as _;
 use mcpguard_core::{Sanitized, sanitize};
@@ -193,10 +193,20 @@ impl<E> std::error::Error for GuardError<E> {}
 
 /// What a guarded call knows once it is allowed to run.
 struct Started {
-    call_id: String,
-    decision: Decision,
-    approver: Option<String>,
+    /// The `started` event, redacted once: the final event is made from it.
+    event: AuditEvent,
     start: Instant,
+}
+
+/// Nanoseconds since the Unix epoch.
+fn now_unix_nano() -> u64 {
+    u64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos(),
+    )
+    .unwrap_or(u64::MAX)
 }
 
 /// The audit outcome of a decision, before any handler runs.
@@ -248,7 +258,7 @@ impl Gate {
         F: FnOnce() -> Result<T, E>,
     {
         let decision = self.authorize_approved(call, grant);
-        self.run_guarded(call, decision, Some(grant.approver().to_owned()), handler)
+        self.run_guarded(call, decision, Some(grant.approver()), handler)
     }
 
     /// [`Gate::guard`] for an async handler.
@@ -289,7 +299,7 @@ impl Gate {
         Fut: Future<Output = Result<T, E>>,
     {
         let decision = self.authorize_approved(call, grant);
-        self.run_guarded_async(call, decision, Some(grant.approver().to_owned()), handler)
+        self.run_guarded_async(call, decision, Some(grant.approver()), handler)
             .await
     }
 
@@ -298,7 +308,7 @@ impl Gate {
         &self,
         call: &ToolCall,
         decision: Decision,
-        approver: Option<String>,
+        approver: Option<&str>,
         handler: F,
     ) -> Result<T, GuardError<E>>
     where
@@ -316,7 +326,7 @@ impl Gate {
         &self,
         call: &ToolCall,
         decision: Decision,
-        approver: Option<String>,
+        approver: Option<&str>,
         handler: F,
     ) -> Result<T, GuardError<E>>
     where
@@ -339,15 +349,7 @@ impl Gate {
     pub fn refuse(&self, call: &ToolCall, reason: impl Into<String>) -> Decision {
         let reason = reason.into();
         let decision = Decision::deny(self.redactor.redact(&reason));
-        let event = self.event(
-            call,
-            &decision,
-            &self.call_id(),
-            AuditOutcome::Denied,
-            None,
-            None,
-            None,
-        );
+        let event = self.event(call, &decision, &self.call_id(), AuditOutcome::Denied, None);
         if let Err(e) = self.audit.record(&event) {
             tracing::error!(target: "mcpguard::audit", error = %e, "a denied call could not be audited");
         }
@@ -358,21 +360,17 @@ impl Gate {
     /// purpose redacted. Its outcome is `denied`, `needs_approval` or `started`.
     pub fn audit_event(&self, call: &ToolCall, decision: &Decision) -> AuditEvent {
         let outcome = decided(decision.verdict());
-        self.event(call, decision, &self.call_id(), outcome, None, None, None)
+        self.event(call, decision, &self.call_id(), outcome, None)
     }
 
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "one private constructor of the event"
-    )]
+    /// The event of a decision, every string of it redacted; the final event of a
+    /// call that ran is made from its `started` event (`Gate::finish`).
     fn event(
         &self,
         call: &ToolCall,
         decision: &Decision,
         call_id: &str,
         outcome: AuditOutcome,
-        error: Option<&str>,
-        duration: Option<Duration>,
         approver: Option<&str>,
     ) -> AuditEvent {
         // Every string of the event has passed the redactor: names, ids and keys
@@ -381,13 +379,7 @@ impl Gate {
         let mut arguments = call.arguments_value().clone();
         self.redactor.redact_json(&mut arguments);
         AuditEvent {
-            time_unix_nano: u64::try_from(
-                SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .unwrap_or_default()
-                    .as_nanos(),
-            )
-            .unwrap_or(u64::MAX),
+            time_unix_nano: now_unix_nano(),
             operation: "execute_tool".to_owned(),
             method: call.method().to_owned(),
             call_id: call_id.to_owned(),
@@ -401,8 +393,8 @@ impl Gate {
             policies: decision.policy_ids().to_vec(),
             reasons: decision.reasons().map(redact).collect(),
             outcome,
-            error: error.map(redact),
-            duration_us: duration.map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
+            error: None,
+            duration_us: None,
             approver: approver.map(redact),
             arguments,
             sanitized: None,
@@ -414,19 +406,11 @@ impl Gate {
         &self,
         call: &ToolCall,
         decision: Decision,
-        approver: Option<String>,
+        approver: Option<&str>,
     ) -> Result<Started, GuardError<E>> {
         let call_id = self.call_id();
         let outcome = decided(decision.verdict());
-        let event = self.event(
-            call,
-            &decision,
-            &call_id,
-            outcome,
-            None,
-            None,
-            approver.as_deref(),
-        );
+        let event = self.event(call, &decision, &call_id, outcome, approver);
         let recorded = self.audit.record(&event);
         match decision.verdict() {
             Verdict::Deny => {
@@ -449,9 +433,7 @@ impl Gate {
                     }
                 }
                 Ok(Started {
-                    call_id,
-                    decision,
-                    approver,
+                    event,
                     start: Instant::now(),
                 })
             }
@@ -491,15 +473,13 @@ impl Gate {
                 (AuditOutcome::Error, Some(format!("panic: {message}")))
             }
         };
-        let mut event = self.event(
-            call,
-            &started.decision,
-            &started.call_id,
-            outcome,
-            error.as_deref(),
-            Some(duration),
-            started.approver.as_deref(),
-        );
+        // The call's names, arguments, target and purpose were redacted for the
+        // `started` event: the final event reuses them.
+        let mut event = started.event.clone();
+        event.time_unix_nano = now_unix_nano();
+        event.outcome = outcome;
+        event.error = error.map(|e| self.redactor.redact(&e).into_owned());
+        event.duration_us = Some(u64::try_from(duration.as_micros()).unwrap_or(u64::MAX));
         event.sanitized = sanitized;
         if let Err(e) = self.audit.record(&event) {
             tracing::error!(target: "mcpguard::audit", error = %e, "the end of a call could not be audited");

@@ -308,6 +308,9 @@ fn ssrf_through_other_url_schemes_is_denied() {
         "169.254.1.1",
         "[fd00:ec2::254]",
         "metadata.google.internal",
+        "224.0.0.1",
+        "192.0.2.1",
+        "[fe80::1]",
         "docs.rs",
         "93.184.215.14",
     ];
