@@ -70,6 +70,23 @@ fn gate(tier: Tier) -> Gate {
         .unwrap()
 }
 
+/// A gate of `tier` with the baseline and `extra` policies.
+fn gate_with(tier: Tier, extra: &str) -> Gate {
+    Gate::builder()
+        .inventory(Inventory::from_toml_str(INVENTORY, "egress.toml").unwrap())
+        .tier(tier)
+        .policies(mcpguard_policy::PolicySource::baseline().with_str("egress.cedar", extra))
+        .build()
+        .unwrap()
+}
+
+/// `fetch` of `url` as `ana`, decided by `gate`.
+fn fetch(gate: &Gate, url: &str) -> mcpguard_policy::Decision {
+    gate.authorize(
+        &ToolCall::new(Principal::new("ana"), "net", "fetch").arguments(json!({ "url": url })),
+    )
+}
+
 fn arguments(tool: &str, destination: &str) -> Value {
     match tool {
         "fetch" | "fetch_ftp" => json!({ "url": destination }),
@@ -408,8 +425,8 @@ fn widened_schemes_still_class_ip_literals() {
 /// `ip()` takes no dotted IPv6), instead of failing every call's context.
 #[test]
 fn ipv4_mapped_addresses_reach_policies_as_ipv4() {
-    let policies = mcpguard_policy::PolicySource::baseline().with_str(
-        "egress.cedar",
+    let gate = gate_with(
+        Tier::Personal,
         r#"
         @id("no-test-net")
         @reason("the test network is off limits")
@@ -417,17 +434,7 @@ fn ipv4_mapped_addresses_reach_policies_as_ipv4() {
         when { context.destination has ip && context.destination.ip.isInRange(ip("93.184.215.0/24")) };
         "#,
     );
-    let gate = Gate::builder()
-        .inventory(Inventory::from_toml_str(INVENTORY, "egress.toml").unwrap())
-        .tier(Tier::Personal)
-        .policies(policies)
-        .build()
-        .unwrap();
-    let decide = |url: &str| {
-        let call =
-            ToolCall::new(Principal::new("ana"), "net", "fetch").arguments(json!({ "url": url }));
-        gate.authorize(&call)
-    };
+    let decide = |url: &str| fetch(&gate, url);
     for url in [
         "http://[::ffff:93.184.215.14]/",
         "http://[::ffff:5db8:d70e]/",
@@ -474,8 +481,8 @@ fn missing_or_mistyped_destinations_are_denied() {
 
 #[test]
 fn policies_see_the_destination_and_its_ip() {
-    let policies = mcpguard_policy::PolicySource::baseline().with_str(
-        "egress.cedar",
+    let gate = gate_with(
+        Tier::Team,
         r#"
         @id("no-test-net")
         @reason("the test network is off limits")
@@ -488,17 +495,7 @@ fn policies_see_the_destination_and_its_ip() {
         when { context.destination.kind == "url" && context.destination.valid && context.destination.scheme != "https" };
         "#,
     );
-    let gate = Gate::builder()
-        .inventory(Inventory::from_toml_str(INVENTORY, "egress.toml").unwrap())
-        .tier(Tier::Team)
-        .policies(policies)
-        .build()
-        .unwrap();
-    let decide = |url: &str| {
-        let call =
-            ToolCall::new(Principal::new("ana"), "net", "fetch").arguments(json!({ "url": url }));
-        gate.authorize(&call)
-    };
+    let decide = |url: &str| fetch(&gate, url);
     let d = decide("https://93.184.215.14/");
     assert!(d.policy_ids().iter().any(|p| p == "no-test-net"), "{d:?}");
     let d = decide("http://docs.rs/");
