@@ -709,7 +709,10 @@ impl ToolResult for Response {
         let CallToolResponse::Complete(result) = &mut self.0 else {
             return 0;
         };
-        redact_result(result, redactor)
+        redact_serialized(result, redactor).unwrap_or_else(|| {
+            *result = withheld();
+            1
+        })
     }
 
     fn is_error(&self) -> bool {
@@ -720,63 +723,39 @@ impl ToolResult for Response {
         let CallToolResponse::Complete(result) = &mut self.0 else {
             return Sanitized::default();
         };
-        let Ok(mut value) = serde_json::to_value(&*result) else {
+        sanitize_serialized(result).unwrap_or_else(|| {
             *result = withheld();
-            return Sanitized::default();
-        };
-        let removed = value.sanitize_text();
-        if !removed.is_empty() {
-            *result = serde_json::from_value(value).unwrap_or_else(|_| withheld());
-        }
-        removed
+            Sanitized::default()
+        })
     }
 }
 
-/// Redacts every string of a result (text, structured content, resource text).
-fn redact_result(result: &mut CallToolResult, redactor: &Redactor) -> usize {
-    let Ok(mut value) = serde_json::to_value(&*result) else {
-        *result = withheld();
-        return 1;
-    };
-    let changed = redactor.redact_json(&mut value);
-    if changed > 0 {
-        *result = serde_json::from_value(value).unwrap_or_else(|_| withheld());
-    }
-    changed
-}
-
-/// Redacts every string and key of a serializable value in place, by way of its
-/// JSON form; a value that does not come back from JSON is left as it was and
-/// counted as changed (the caller withholds what it cannot check).
+/// Redacts every string and key of a result in place (text, structured content,
+/// resource text, `_meta`), by way of its JSON form: how many changed, or `None`
+/// when the value does not make the round trip, so the caller withholds it.
 fn redact_serialized<T: Serialize + serde::de::DeserializeOwned>(
     value: &mut T,
     redactor: &Redactor,
-) -> usize {
-    let Ok(mut json) = serde_json::to_value(&*value) else {
-        return 0;
-    };
+) -> Option<usize> {
+    let mut json = serde_json::to_value(&*value).ok()?;
     let changed = redactor.redact_json(&mut json);
     if changed > 0 {
-        match serde_json::from_value(json) {
-            Ok(clean) => *value = clean,
-            Err(_) => return usize::MAX,
-        }
+        *value = serde_json::from_value(json).ok()?;
     }
-    changed
+    Some(changed)
 }
 
-/// Sanitizes every string of a serializable value in place, by way of JSON.
-fn sanitize_serialized<T: Serialize + serde::de::DeserializeOwned>(value: &mut T) -> Sanitized {
-    let Ok(mut json) = serde_json::to_value(&*value) else {
-        return Sanitized::default();
-    };
+/// Sanitizes every string of a result in place, by way of JSON: what was
+/// removed, or `None` when the value does not make the round trip.
+fn sanitize_serialized<T: Serialize + serde::de::DeserializeOwned>(
+    value: &mut T,
+) -> Option<Sanitized> {
+    let mut json = serde_json::to_value(&*value).ok()?;
     let removed = json.sanitize_text();
-    if !removed.is_empty()
-        && let Ok(clean) = serde_json::from_value(json)
-    {
-        *value = clean;
+    if !removed.is_empty() {
+        *value = serde_json::from_value(json).ok()?;
     }
-    removed
+    Some(removed)
 }
 
 /// A `resources/read` response the gate can redact and sanitize.
@@ -785,20 +764,23 @@ struct Resource(ReadResourceResponse);
 impl ToolResult for Resource {
     fn redact_with(&mut self, redactor: &Redactor) -> usize {
         match &mut self.0 {
-            ReadResourceResponse::Complete(result) => {
-                let changed = redact_serialized(result, redactor);
-                if changed == usize::MAX {
+            ReadResourceResponse::Complete(result) => redact_serialized(result, redactor)
+                .unwrap_or_else(|| {
                     *result = rmcp::model::ReadResourceResult::new(Vec::new());
-                }
-                changed
-            }
+                    1
+                }),
             _ => 0,
         }
     }
 
     fn sanitize_text(&mut self) -> Sanitized {
         match &mut self.0 {
-            ReadResourceResponse::Complete(result) => sanitize_serialized(result),
+            ReadResourceResponse::Complete(result) => {
+                sanitize_serialized(result).unwrap_or_else(|| {
+                    *result = rmcp::model::ReadResourceResult::new(Vec::new());
+                    Sanitized::default()
+                })
+            }
             _ => Sanitized::default(),
         }
     }
@@ -810,20 +792,23 @@ struct Prompt(GetPromptResponse);
 impl ToolResult for Prompt {
     fn redact_with(&mut self, redactor: &Redactor) -> usize {
         match &mut self.0 {
-            GetPromptResponse::Complete(result) => {
-                let changed = redact_serialized(result, redactor);
-                if changed == usize::MAX {
+            GetPromptResponse::Complete(result) => redact_serialized(result, redactor)
+                .unwrap_or_else(|| {
                     result.messages.clear();
-                }
-                changed
-            }
+                    1
+                }),
             _ => 0,
         }
     }
 
     fn sanitize_text(&mut self) -> Sanitized {
         match &mut self.0 {
-            GetPromptResponse::Complete(result) => sanitize_serialized(result),
+            GetPromptResponse::Complete(result) => {
+                sanitize_serialized(result).unwrap_or_else(|| {
+                    result.messages.clear();
+                    Sanitized::default()
+                })
+            }
             _ => Sanitized::default(),
         }
     }
@@ -1125,7 +1110,7 @@ impl<H: ServerHandler> ServerHandler for Guarded<H> {
         // is redacted the same way.
         let mut result = self.inner.get_task(request, context).await?;
         if self.gate.redacts_results()
-            && redact_serialized(&mut result, self.gate.redactor()) == usize::MAX
+            && redact_serialized(&mut result, self.gate.redactor()).is_none()
         {
             return Err(McpError::internal_error(
                 "mcpguard: the task's result was withheld because it could not be checked for secrets",

@@ -391,7 +391,9 @@ impl Gate {
             purpose: call.purpose_text().map(redact),
             decision: decision.verdict(),
             policies: decision.policy_ids().to_vec(),
-            reasons: decision.reasons().map(redact).collect(),
+            // Decisions leave the gate redacted (`Gate::released`, `Gate::refuse`);
+            // what they keep as is are the policy authors' reasons.
+            reasons: decision.reasons().map(ToOwned::to_owned).collect(),
             outcome,
             error: None,
             duration_us: None,
