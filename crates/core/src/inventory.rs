@@ -49,7 +49,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{InventoryError, InventoryErrorKind, Position, scrub_message};
 use crate::fingerprint::Fingerprint;
-use crate::launch::Tier;
+use crate::taxonomy::Tier;
 use crate::names::{Owner, ServerId, ToolName};
 use crate::risk::RiskScore;
 use crate::taxonomy::{ActionKind, DataClass, NetworkReach, ToolAnnotations};

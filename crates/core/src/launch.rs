@@ -18,7 +18,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::str::FromStr;
 
 use serde_json::Value;
 
@@ -29,53 +28,7 @@ use serde::Serialize;
 use crate::inventory::{CredentialSource, Inventory, ReviewState, ServerRecord, ToolProfile};
 use crate::names::{ServerId, ToolName};
 use crate::risk::RiskScore;
-use crate::taxonomy::{ActionKind, DataClass, NetworkReach, UnknownName};
-
-/// Where servers are to run, from least to most demanding.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum Tier {
-    /// One developer's own repository.
-    Personal,
-    /// A repository a team shares.
-    Team,
-    /// Production systems.
-    Production,
-}
-
-impl Tier {
-    /// Every tier, least demanding first.
-    pub const ALL: [Self; 3] = [Self::Personal, Self::Team, Self::Production];
-
-    /// The tier's name.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Personal => "personal",
-            Self::Team => "team",
-            Self::Production => "production",
-        }
-    }
-}
-
-impl fmt::Display for Tier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Tier {
-    type Err = UnknownName;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|t| t.as_str() == s)
-            .ok_or_else(|| UnknownName::new("tier", s, &Self::ALL.map(Self::as_str)))
-    }
-}
+use crate::taxonomy::{ActionKind, DataClass, NetworkReach, Tier};
 
 /// A launch-gate control, by its stable id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

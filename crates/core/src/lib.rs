@@ -17,9 +17,9 @@ pub use inventory::{
     CredentialSource, DEFAULT_URL_SCHEMES, DestinationKind, DestinationSpec, INVENTORY_VERSION,
     Inventory, Provenance, ReviewState, ServerRecord, ThirdParty, ToolProfile, Transport,
 };
-pub use launch::{Control, ControlFailure, Definitions, LaunchGate, LaunchReport, Tier, ToolRisk};
+pub use launch::{Control, ControlFailure, Definitions, LaunchGate, LaunchReport, ToolRisk};
 pub use lint::{LintFinding, LintId, Linter, SecretFinder};
 pub use names::{Owner, ServerId, ToolName};
 pub use risk::{RiskLevel, RiskScore};
 pub use sanitize::{Sanitized, sanitize};
-pub use taxonomy::{ActionKind, DataClass, NetworkReach, ToolAnnotations, UnknownName};
+pub use taxonomy::{ActionKind, DataClass, NetworkReach, Tier, ToolAnnotations, UnknownName};
