@@ -8,7 +8,7 @@
 //!   policy set, with the request and entities built beforehand: stock Cedar;
 //! - `gate_swap/1000`: `Gate::swap_policies` with the 1000-tool set: parsing,
 //!   validation and the index rebuilt, as after a policy change;
-//! - `guard/1000`: `Gate::guard` with a trivial handler: authorize, the `started`
+//! - `guard/1000`: `Gate::admit` + `Permit::finish` with a trivial handler: authorize, the `started`
 //!   and `ok` audit events (arguments redacted) to an in-memory sink, and the
 //!   session update (the tools' output is untrusted, so each call taints).
 //! - `guard_redis/1000` (with `--features redis`): the same with the session store
@@ -146,7 +146,8 @@ fn bench(c: &mut Criterion) {
             group.bench_with_input(BenchmarkId::new("guard", n), &call, |b, call| {
                 b.iter(|| {
                     guarded
-                        .guard(black_box(call), || Ok::<_, String>(()))
+                        .admit(black_box(call))
+                        .run(|| Ok::<_, String>(()))
                         .expect("the call is allowed");
                 });
             });
@@ -166,7 +167,8 @@ fn bench(c: &mut Criterion) {
                 group.bench_with_input(BenchmarkId::new("guard_redis", n), &call, |b, call| {
                     b.iter(|| {
                         on_redis
-                            .guard(black_box(call), || Ok::<_, String>(()))
+                            .admit(black_box(call))
+                            .run(|| Ok::<_, String>(()))
                             .expect("the call is allowed");
                     });
                 });

@@ -149,7 +149,7 @@ fn decide(gate: &Gate, over: &Value) -> mcpguard::policy::Decision {
 #[test]
 fn schemars_schemas_type_optional_integer_set_enum_and_nested_arguments() {
     let gate = gate(PolicySource::baseline().with_str("etc.cedar", FORBID_ETC)).unwrap();
-    let names = gate.argument_names();
+    let names = gate.evaluator().argument_names();
     for name in [
         "path",
         "count",
@@ -165,7 +165,8 @@ fn schemars_schemas_type_optional_integer_set_enum_and_nested_arguments() {
         assert!(names.iter().any(|n| n == name), "{name} not in {names:?}");
     }
     assert!(!names.iter().any(|n| n == "ratio"), "{names:?}");
-    let schema = gate.schema_text();
+    let evaluator = gate.evaluator();
+    let schema = evaluator.schema_text();
     assert!(schema.contains(r#""count"?: Long"#), "{schema}");
     assert!(schema.contains(r#""path"?: String"#), "{schema}");
     assert!(schema.contains(r#""tags"?: Set<String>"#), "{schema}");
@@ -204,11 +205,12 @@ fn schemars_schemas_type_optional_integer_set_enum_and_nested_arguments() {
 #[test]
 fn untypable_arguments_are_reported_and_policies_naming_them_fail() {
     let gate = gate(PolicySource::baseline()).unwrap();
-    let note = gate
+    let evaluator = gate.evaluator();
+    let note = evaluator
         .schema_notes()
         .iter()
         .find(|n| n.contains("`ratio`"))
-        .unwrap_or_else(|| panic!("no note for ratio: {:?}", gate.schema_notes()));
+        .unwrap_or_else(|| panic!("no note for ratio: {:?}", gate.evaluator().schema_notes()));
     assert!(note.contains("files/write"), "{note}");
     assert!(note.contains("number"), "{note}");
 

@@ -234,7 +234,7 @@ fn audit_tail_verifies_and_prints_a_chained_log() {
     for path in ["src/lib.rs", "README.md", "Cargo.toml"] {
         let call = ToolCall::new(Principal::new("ana"), "filesystem", "read_text_file")
             .arguments(serde_json::json!({"path": path}));
-        let _: Result<String, _> = gate.guard(&call, || Ok::<_, String>(String::new()));
+        let _: Result<String, _> = gate.admit(&call).run(|| Ok::<_, String>(String::new()));
     }
     drop(gate);
     let tail = || {

@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
 use mcpguard_core::{Inventory, Tier};
-use mcpguard_policy::{Gate, Principal, ToolCall, Verdict};
+use mcpguard_policy::{CallState, Gate, Principal, ToolCall, Verdict};
 use serde_json::Value;
 
 static INVENTORY: LazyLock<Inventory> = LazyLock::new(|| {
@@ -58,7 +58,9 @@ fuzz_target!(|data: &[u8]| {
     if INVENTORY.tool(&server, &tool).is_none() {
         assert_eq!(decision.verdict(), Verdict::Deny);
     }
-    let full = GATE.authorize_exhaustive(&call);
+    let full = GATE
+        .evaluator()
+        .evaluate_exhaustive(&call, &CallState::default());
     assert_eq!(decision.verdict(), full.verdict());
     assert_eq!(decision.policy_ids(), full.policy_ids());
     let _ = GATE.audit_event(&call, &decision);

@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
 use mcpguard_core::{Inventory, Tier};
-use mcpguard_policy::{Gate, PolicySource, Principal, ToolCall};
+use mcpguard_policy::{CallState, Gate, PolicySource, Principal, ToolCall};
 
 static INVENTORY: LazyLock<Inventory> = LazyLock::new(|| {
     Inventory::from_toml_str(
@@ -32,7 +32,9 @@ fuzz_target!(|data: &[u8]| {
             )
             .arguments(serde_json::json!({"path": "a"}));
             let d = gate.authorize(&call);
-            let full = gate.authorize_exhaustive(&call);
+            let full = gate
+                .evaluator()
+                .evaluate_exhaustive(&call, &CallState::default());
             assert_eq!(d.verdict(), full.verdict());
             assert_eq!(d.policy_ids(), full.policy_ids());
         }

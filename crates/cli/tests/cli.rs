@@ -343,7 +343,7 @@ fn policy_explain_shows_the_decision_and_every_policy() {
         call.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(err(&o).contains("needs `principal`"), "{}", err(&o));
+    assert!(err(&o).contains("missing field `principal`"), "{}", err(&o));
 }
 
 #[test]

@@ -49,9 +49,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{InventoryError, InventoryErrorKind, Position, scrub_message};
 use crate::fingerprint::Fingerprint;
-use crate::taxonomy::Tier;
 use crate::names::{Owner, ServerId, ToolName};
 use crate::risk::RiskScore;
+use crate::taxonomy::Tier;
 use crate::taxonomy::{ActionKind, DataClass, NetworkReach, ToolAnnotations};
 
 /// The inventory format version this build reads and writes.
@@ -731,10 +731,32 @@ struct InventoryFile {
     servers: Vec<ServerRecord>,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Format {
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Format {
     Toml,
     Json,
+}
+
+impl Format {
+    /// The format of an inventory file, by its extension.
+    pub(crate) fn of_path(path: &Path, origin: &str) -> Result<Self, InventoryError> {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("toml") => Ok(Self::Toml),
+            Some("json") => Ok(Self::Json),
+            _ => Err(InventoryError::new(
+                InventoryErrorKind::Io,
+                origin,
+                "cannot tell the format: name the file `*.toml` or `*.json`",
+            )),
+        }
+    }
+
+    pub(crate) fn extension(self) -> &'static str {
+        match self {
+            Self::Toml => "toml",
+            Self::Json => "json",
+        }
+    }
 }
 
 impl Inventory {
@@ -747,17 +769,7 @@ impl Inventory {
     pub fn load(path: impl AsRef<Path>) -> Result<Self, InventoryError> {
         let path = path.as_ref();
         let origin = path.display().to_string();
-        let format = match path.extension().and_then(|e| e.to_str()) {
-            Some("toml") => Format::Toml,
-            Some("json") => Format::Json,
-            _ => {
-                return Err(InventoryError::new(
-                    InventoryErrorKind::Io,
-                    &origin,
-                    "cannot tell the format: name the file `*.toml` or `*.json`",
-                ));
-            }
-        };
+        let format = Format::of_path(path, &origin)?;
         let text = std::fs::read_to_string(path).map_err(|e| {
             InventoryError::new(InventoryErrorKind::Io, &origin, format!("cannot read: {e}"))
         })?;
@@ -879,7 +891,7 @@ impl Inventory {
         }
     }
 
-    fn parse(text: &str, origin: &str, format: Format) -> Result<Self, InventoryError> {
+    pub(crate) fn parse(text: &str, origin: &str, format: Format) -> Result<Self, InventoryError> {
         check_version(text, origin, format)?;
         let file: InventoryFile = match format {
             Format::Toml => {

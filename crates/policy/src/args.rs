@@ -20,14 +20,14 @@
 //! structs, to a depth of 8. What has no Cedar type is reported, never dropped
 //! in silence: a `number` (Cedar has whole numbers only), alternatives of different
 //! types, a property without a type, a reference that leads nowhere. The gate lists
-//! each such property in [`crate::Gate::schema_notes`] with its tool, and a policy
+//! each such property in [`crate::Evaluator::schema_notes`] with its tool, and a policy
 //! that names one fails validation with the reason.
 //!
 //! Cedar types the context per action, not per tool, so the gate's `Args` record is
 //! the union of all tools' arguments: every attribute optional, at every level
 //! (`context.args has path && context.args.path like "/etc/*"`). A name that two
 //! tools type differently is left out of `Args` altogether and reported by
-//! [`crate::Gate::schema_notes`].
+//! [`crate::Evaluator::schema_notes`].
 //!
 //! At call time the arguments are checked against the called tool's own schema:
 //! a value of the wrong type (a number where the tool takes a string) makes the

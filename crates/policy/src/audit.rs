@@ -53,6 +53,9 @@ pub enum AuditOutcome {
     Denied,
     /// The call waits for a person's approval.
     NeedsApproval,
+    /// The handler was started but never finished: it panicked, the request
+    /// was cancelled, or its permit was dropped.
+    Abandoned,
 }
 
 impl fmt::Display for AuditOutcome {
@@ -63,12 +66,13 @@ impl fmt::Display for AuditOutcome {
             Self::Error => "error",
             Self::Denied => "denied",
             Self::NeedsApproval => "needs_approval",
+            Self::Abandoned => "abandoned",
         })
     }
 }
 
 /// One audit event. Built by the gate ([`crate::Gate::audit_event`],
-/// [`crate::Gate::guard`]) with arguments, target, purpose and error already
+/// [`crate::Gate::admit`]) with arguments, target, purpose and error already
 /// redacted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -163,6 +167,13 @@ pub trait AuditSink: Send + Sync + fmt::Debug {
     ///
     /// The event could not be recorded.
     fn record(&self, event: &AuditEvent) -> Result<(), AuditError>;
+
+    /// Whether an event recorded now would be kept anywhere. Defaults to yes;
+    /// [`TracingSink`] answers no when no `tracing` subscriber takes its events,
+    /// so an adapter can say at start that the calls it guards go unaudited.
+    fn records(&self) -> bool {
+        true
+    }
 }
 
 /// Events kept in memory, for tests and for embedders that ship them elsewhere.
@@ -195,6 +206,10 @@ impl AuditSink for MemorySink {
 pub struct TracingSink;
 
 impl AuditSink for TracingSink {
+    fn records(&self) -> bool {
+        tracing::enabled!(target: "mcpguard::audit", tracing::Level::INFO)
+    }
+
     fn record(&self, e: &AuditEvent) -> Result<(), AuditError> {
         tracing::event!(
             target: "mcpguard::audit",

@@ -88,7 +88,7 @@ impl ToolCall {
     /// A `resources/read` of `subject` (the URI) or `prompts/get` of `subject`
     /// (the prompt's name), with the prompt's arguments if any: decided by that
     /// action's policies on the server, and audited, redacted and recorded in the
-    /// session like a tool call ([`crate::Gate::guard`]). `tool()` is the subject.
+    /// session like a tool call ([`crate::Gate::admit`]). `tool()` is the subject.
     pub fn server_action(
         principal: Principal,
         server: impl Into<String>,
@@ -227,6 +227,91 @@ impl std::fmt::Debug for ToolCall {
     }
 }
 
+/// The JSON form of a call ([`ToolCall`]'s `Deserialize`): what the CLI's
+/// `policy explain`, the fuzz targets and the verdict corpus read.
+///
+/// ```json
+/// {"principal": {"id": "ana", "groups": ["eng"]}, "server": "filesystem",
+///  "tool": "write_file", "arguments": {"path": "a.md"}, "session": "conv-7",
+///  "purpose": "fix a typo", "definition": "sha256:…", "method": "tools/call"}
+/// ```
+///
+/// `principal` may be a bare id (`"ana"`), with the groups beside it
+/// (`"groups": [...]`); `method` is `tools/call` (the default),
+/// `resources/read` or `prompts/get` (whose `tool` is the URI or prompt name).
+#[derive(serde::Deserialize)]
+struct CallForm {
+    principal: PrincipalForm,
+    #[serde(default)]
+    groups: Vec<String>,
+    server: String,
+    tool: String,
+    #[serde(default)]
+    method: Option<String>,
+    #[serde(default)]
+    arguments: Option<Value>,
+    #[serde(default)]
+    session: Option<String>,
+    #[serde(default)]
+    purpose: Option<String>,
+    #[serde(default)]
+    definition: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum PrincipalForm {
+    Id(String),
+    Full {
+        id: String,
+        #[serde(default)]
+        groups: Vec<String>,
+    },
+}
+
+impl<'de> serde::Deserialize<'de> for ToolCall {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let form = CallForm::deserialize(deserializer)?;
+        let (id, mut groups) = match form.principal {
+            PrincipalForm::Id(id) => (id, Vec::new()),
+            PrincipalForm::Full { id, groups } => (id, groups),
+        };
+        groups.extend(form.groups);
+        let principal = Principal { id, groups };
+        let mut call = match form.method.as_deref() {
+            None | Some("tools/call") => Self::new(principal, form.server, form.tool),
+            Some("resources/read") => Self::server_action(
+                principal,
+                form.server,
+                ServerAction::ReadResource,
+                form.tool,
+            ),
+            Some("prompts/get") => {
+                Self::server_action(principal, form.server, ServerAction::GetPrompt, form.tool)
+            }
+            Some(other) => {
+                return Err(D::Error::custom(format!(
+                    "unknown method `{}`: expected `tools/call`, `resources/read` or `prompts/get`",
+                    other.escape_debug()
+                )));
+            }
+        };
+        if let Some(arguments) = form.arguments {
+            call = call.arguments(arguments);
+        }
+        call.session = form.session;
+        call.purpose = form.purpose;
+        if let Some(fp) = form.definition {
+            let fp: Fingerprint = fp
+                .parse()
+                .map_err(|e| D::Error::custom(format!("`definition` is not a fingerprint: {e}")))?;
+            call = call.definition(fp);
+        }
+        Ok(call)
+    }
+}
+
 /// The digest of one exact call (see [`ToolCall::digest`]).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct CallDigest([u8; 32]);
@@ -277,5 +362,42 @@ mod tests {
             assert_ne!(base.digest(), other.digest());
         }
         assert_eq!(base.digest().to_hex().len(), 64);
+    }
+
+    #[test]
+    fn the_json_form_reads_every_part() {
+        let call: ToolCall = serde_json::from_value(json!({
+            "principal": {"id": "ana", "groups": ["eng"]},
+            "groups": ["ops"],
+            "server": "fs", "tool": "write",
+            "arguments": {"path": "a", "body": "x"},
+            "session": "s1", "purpose": "p",
+        }))
+        .unwrap();
+        let built = ToolCall::new(
+            Principal::new("ana").in_group("eng").in_group("ops"),
+            "fs",
+            "write",
+        )
+        .arguments(json!({"path": "a", "body": "x"}))
+        .session("s1")
+        .purpose("p");
+        assert!(call == built);
+        let read: ToolCall = serde_json::from_value(json!({
+            "principal": "ana", "server": "docs", "tool": "file:///a", "method": "resources/read"
+        }))
+        .unwrap();
+        assert_eq!(read.action(), Some(ServerAction::ReadResource));
+        for bad in [
+            json!({"principal": "ana", "server": "fs"}),
+            json!({"principal": "ana", "server": "fs", "tool": "t", "method": "tools/delete"}),
+            json!({"principal": "ana", "server": "fs", "tool": "t", "definition": "md5:00"}),
+            json!({"principal": 7, "server": "fs", "tool": "t"}),
+        ] {
+            assert!(
+                serde_json::from_value::<ToolCall>(bad.clone()).is_err(),
+                "{bad}"
+            );
+        }
     }
 }

@@ -5,8 +5,10 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use mcpguard_core::CredentialSource;
-use mcpguard_redact::Secret;
+use mcpguard_core::{CredentialSource, Tier};
+use mcpguard_redact::{Redactor, Secret};
+
+use crate::model::CredentialSources;
 
 /// Why a credential could not be resolved. Never carries the value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +59,94 @@ impl fmt::Display for CredentialError {
 }
 
 impl std::error::Error for CredentialError {}
+
+/// The credentials of an inventory's servers, resolved only in the tiers it
+/// allows: the service a [`crate::Gate`] holds ([`crate::Gate::credentials`]).
+///
+/// A resolved value is registered with the gate's redactor at once, so that
+/// from then on it (and its base64, URL-encoded and JSON-escaped forms) is
+/// redacted from audit events, logs and tool results.
+pub struct Credentials {
+    sources: CredentialSources,
+    tier: Tier,
+    redactor: Redactor,
+}
+
+impl Credentials {
+    pub(crate) fn new(sources: CredentialSources, tier: Tier, redactor: Redactor) -> Self {
+        Self {
+            sources,
+            tier,
+            redactor,
+        }
+    }
+
+    /// Resolves a server's credential, if the inventory allows it in the gate's
+    /// tier, and registers the value with the gate's redactor.
+    ///
+    /// # Errors
+    ///
+    /// [`CredentialError`]: an unknown server, no credential, a tier the inventory
+    /// does not allow (naming the credential and the tier), what the resolver
+    /// reports, or a value too short to redact. Never the value.
+    pub fn resolve(
+        &self,
+        server: &str,
+        resolver: &dyn CredentialResolver,
+    ) -> Result<Secret<String>, CredentialError> {
+        let Some((source, tiers)) = self.sources.get(server) else {
+            return Err(CredentialError::new(
+                CredentialErrorKind::UnknownServer,
+                format!("server `{server}` is not in the inventory"),
+            ));
+        };
+        if *source == CredentialSource::None {
+            return Err(CredentialError::new(
+                CredentialErrorKind::NoCredential,
+                format!("server `{server}` has no credential"),
+            ));
+        }
+        if tiers.as_ref().is_some_and(|t| !t.contains(&self.tier)) {
+            let allowed: Vec<String> = tiers.iter().flatten().map(ToString::to_string).collect();
+            return Err(CredentialError::new(
+                CredentialErrorKind::NotAllowedInTier,
+                format!(
+                    "the credential of server `{server}` ({source}) may not be resolved in the `{}` tier; the inventory allows it in: {}",
+                    self.tier,
+                    allowed.join(", ")
+                ),
+            ));
+        }
+        let secret = resolver.resolve(source)?;
+        if secret.expose().is_empty() {
+            return Err(CredentialError::new(
+                CredentialErrorKind::Unusable,
+                format!("the credential of server `{server}` ({source}) is empty"),
+            ));
+        }
+        self.redactor
+            .register_known_secret(&source.to_string(), secret.expose())
+            .map_err(|_| {
+                CredentialError::new(
+                    CredentialErrorKind::Unusable,
+                    format!(
+                        "the credential of server `{server}` ({source}) is shorter than {} bytes, too short to redact safely",
+                        mcpguard_redact::MIN_KNOWN_SECRET_LEN
+                    ),
+                )
+            })?;
+        Ok(secret)
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("servers", &self.sources.len())
+            .field("tier", &self.tier)
+            .finish_non_exhaustive()
+    }
+}
 
 /// Turns a credential source into its value. Built in: [`EnvResolver`] and
 /// [`FileResolver`]; implement it to plug in a vault client.

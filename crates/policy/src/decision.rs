@@ -44,9 +44,97 @@ pub struct Decision {
     verdict: Verdict,
     policies: Vec<String>,
     reasons: Vec<Arc<str>>,
-    errors: Vec<String>,
+    errors: Vec<DecisionError>,
     #[serde(skip_serializing_if = "Option::is_none")]
     approval: Option<Box<ApprovalRequest>>,
+}
+
+/// Why a decision could not be made as the policies would make it, so it is a
+/// Deny: Cedar's evaluation error (with the policy it came from) or a failure of
+/// the gate's own step, kept typed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DecisionError {
+    kind: DecisionErrorKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    policy: Option<String>,
+    message: String,
+}
+
+/// The step of a decision that failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum DecisionErrorKind {
+    /// A policy raised an error while it was evaluated (Cedar's
+    /// `PolicyEvaluationError`: a missing attribute, an overflow, a bad `ip()`).
+    Evaluation,
+    /// The request's context, entities or request could not be built.
+    Request,
+    /// The policy index could not slice the set for this request.
+    Index,
+    /// A session or approval store could not answer.
+    Store,
+    /// The audit sink could not record the call's start, so it was not run.
+    Audit,
+}
+
+impl DecisionError {
+    pub(crate) fn new(kind: DecisionErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            policy: None,
+            message: message.into(),
+        }
+    }
+
+    /// Cedar's error while evaluating one policy.
+    pub(crate) fn evaluation(error: &cedar_policy::AuthorizationError) -> Self {
+        let cedar_policy::AuthorizationError::PolicyEvaluationError(e) = error;
+        Self {
+            kind: DecisionErrorKind::Evaluation,
+            policy: Some(e.policy_id().to_string()),
+            message: e.inner().to_string(),
+        }
+    }
+
+    /// The failed step.
+    pub fn kind(&self) -> DecisionErrorKind {
+        self.kind
+    }
+
+    /// The policy whose evaluation failed, for [`DecisionErrorKind::Evaluation`].
+    pub fn policy_id(&self) -> Option<&str> {
+        self.policy.as_deref()
+    }
+
+    /// What went wrong, in Cedar's or the store's words (redacted when the
+    /// decision left the gate).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for DecisionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.policy {
+            Some(id) => write!(f, "while evaluating policy `{id}`: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for DecisionError {}
+
+impl From<String> for DecisionError {
+    fn from(message: String) -> Self {
+        Self::new(DecisionErrorKind::Request, message)
+    }
+}
+
+impl From<&cedar_policy::RequestValidationError> for DecisionError {
+    fn from(e: &cedar_policy::RequestValidationError) -> Self {
+        Self::new(DecisionErrorKind::Request, e.to_string())
+    }
 }
 
 impl Decision {
@@ -60,7 +148,7 @@ impl Decision {
         }
     }
 
-    pub(crate) fn deny_error(reason: &str, error: String) -> Self {
+    pub(crate) fn deny_error(reason: &str, error: DecisionError) -> Self {
         let mut d = Self::deny(reason);
         d.errors.push(error);
         d
@@ -70,7 +158,7 @@ impl Decision {
         verdict: Verdict,
         policies: Vec<String>,
         reasons: Vec<Arc<str>>,
-        errors: Vec<String>,
+        errors: Vec<DecisionError>,
         approval: Option<ApprovalRequest>,
     ) -> Self {
         Self {
@@ -86,8 +174,8 @@ impl Decision {
     /// an evaluation error can quote an argument, a refusal a caller's words.
     pub(crate) fn redacted(mut self, redactor: &mcpguard_redact::Redactor) -> Self {
         for error in &mut self.errors {
-            if let std::borrow::Cow::Owned(clean) = redactor.redact(error) {
-                *error = clean;
+            if let std::borrow::Cow::Owned(clean) = redactor.redact(&error.message) {
+                error.message = clean;
             }
         }
         for reason in &mut self.reasons {
@@ -122,7 +210,7 @@ impl Decision {
     }
 
     /// Errors that forced a Deny (an evaluation error, a store failure).
-    pub fn errors(&self) -> &[String] {
+    pub fn errors(&self) -> &[DecisionError] {
         &self.errors
     }
 
@@ -133,7 +221,7 @@ impl Decision {
 }
 
 /// A call waiting for a person's approval: what it is and why it needs one. Grant it
-/// with [`crate::Gate::approve`].
+/// with [`crate::Approvals::approve`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ApprovalRequest {
     #[serde(serialize_with = "digest_hex")]

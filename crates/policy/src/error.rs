@@ -4,11 +4,23 @@
 use std::fmt;
 
 /// A [`crate::Gate`] (or a policy swap) that could not be built.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Its [`std::error::Error::source`] is the underlying error where there is one
+/// (the I/O error of a policy file, the redactor's build error).
+#[derive(Debug, Clone)]
 pub struct BuildError {
     kind: BuildErrorKind,
     message: String,
+    source: Option<std::sync::Arc<dyn std::error::Error + Send + Sync + 'static>>,
 }
+
+impl PartialEq for BuildError {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind && self.message == other.message
+    }
+}
+
+impl Eq for BuildError {}
 
 /// Why a gate could not be built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -39,6 +51,19 @@ impl BuildError {
         Self {
             kind,
             message: message.into(),
+            source: None,
+        }
+    }
+
+    pub(crate) fn with_source(
+        kind: BuildErrorKind,
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            source: Some(std::sync::Arc::new(source)),
         }
     }
 
@@ -54,7 +79,13 @@ impl fmt::Display for BuildError {
     }
 }
 
-impl std::error::Error for BuildError {}
+impl std::error::Error for BuildError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
 
 /// A session or approval store that could not answer. The gate denies the call
 /// when it cannot read the state it decides on.

@@ -16,6 +16,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
+use crate::decision::DecisionError;
 use cedar_policy::{
     ActionConstraint, AuthorizationError, Authorizer, Decision, Effect, Entities, EntityUid,
     Policy, PolicyId, PolicySet, PrincipalConstraint, Request, ResourceConstraint,
@@ -77,7 +78,7 @@ pub(crate) struct Slice {
     contextual: Option<PolicySet>,
     fixed_permits: Vec<String>,
     fixed_forbids: Vec<String>,
-    fixed_errors: Vec<String>,
+    fixed_errors: Vec<DecisionError>,
 }
 
 /// Cedar's answer, in parts the gate maps onto a decision.
@@ -86,7 +87,7 @@ pub(crate) struct Outcome {
     pub(crate) allow: bool,
     /// The determining policies, sorted.
     pub(crate) ids: Vec<String>,
-    pub(crate) errors: Vec<String>,
+    pub(crate) errors: Vec<DecisionError>,
 }
 
 impl Outcome {
@@ -104,7 +105,7 @@ impl Outcome {
             errors: response
                 .diagnostics()
                 .errors()
-                .map(ToString::to_string)
+                .map(DecisionError::evaluation)
                 .collect(),
         }
     }

@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+mod admission;
+mod approvals;
 mod args;
 mod audit;
 mod call;
@@ -9,15 +11,18 @@ mod credentials;
 mod decision;
 mod egress;
 mod error;
+mod evaluator;
 mod gate;
-mod guard;
 mod index;
+mod model;
 mod policies;
 mod question;
 #[cfg(feature = "redis")]
 mod redis_store;
 mod state;
 
+pub use admission::{Admission, GuardError, Output, Pending, Permit, RedactedCall, ToolResult};
+pub use approvals::Approvals;
 pub use audit::{AuditError, AuditEvent, AuditOutcome, AuditSink, MemorySink, TracingSink};
 pub use call::{CallDigest, Principal, ToolCall};
 pub use chain::{
@@ -26,13 +31,18 @@ pub use chain::{
     verify_chain, verify_chain_with_head,
 };
 pub use credentials::{
-    CredentialError, CredentialErrorKind, CredentialResolver, EnvResolver, FileResolver,
+    CredentialError, CredentialErrorKind, CredentialResolver, Credentials, EnvResolver,
+    FileResolver,
 };
-pub use decision::{ApprovalRequest, Decision, Explanation, PolicyOutcome, Verdict};
+pub use decision::{
+    ApprovalRequest, Decision, DecisionError, DecisionErrorKind, Explanation, PolicyOutcome,
+    Verdict,
+};
 pub use egress::{Destination, EgressError, HostClass, classify_ip};
 pub use error::{BuildError, BuildErrorKind, StoreError};
-pub use gate::{Gate, GateBuilder, Outcome, SCHEMA, ServerAction};
-pub use guard::{GuardError, ToolResult};
+pub use evaluator::{CallState, Evaluator};
+pub use gate::{Gate, GateBuilder, ServerAction};
+pub use model::SCHEMA;
 pub use policies::{BASELINE_POLICIES, PolicySource};
 #[cfg(feature = "redis")]
 pub use redis_store::{REDIS_URL_VAR, RedisApprovalStore, RedisConfig, RedisSessionStore};

@@ -75,9 +75,10 @@ impl PolicySource {
     pub fn with_file(self, path: impl AsRef<Path>) -> Result<Self, BuildError> {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path).map_err(|e| {
-            BuildError::new(
+            BuildError::with_source(
                 BuildErrorKind::Io,
                 format!("{}: cannot read: {e}", path.display()),
+                e,
             )
         })?;
         Ok(self.with_str(path.display().to_string(), text))
@@ -91,9 +92,10 @@ impl PolicySource {
     pub fn with_dir(mut self, dir: impl AsRef<Path>) -> Result<Self, BuildError> {
         let dir = dir.as_ref();
         let io = |e: std::io::Error| {
-            BuildError::new(
+            BuildError::with_source(
                 BuildErrorKind::Io,
                 format!("{}: cannot read: {e}", dir.display()),
+                e,
             )
         };
         let mut files: Vec<_> = std::fs::read_dir(dir)

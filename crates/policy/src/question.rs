@@ -15,10 +15,10 @@ use mcpguard_core::{ToolProfile, canonical_json, sanitize};
 use mcpguard_redact::Redactor;
 use serde_json::Value;
 
+use crate::admission::RedactedCall;
 use crate::call::ToolCall;
 use crate::decision::Decision;
 use crate::egress::Destination;
-use crate::gate::Gate;
 
 /// The most characters of one other argument's value shown; longer ones keep their
 /// start and end.
@@ -26,84 +26,80 @@ const VALUE_SHOWN: usize = 240;
 /// The most other arguments listed by name.
 const ARGUMENTS_SHOWN: usize = 24;
 
-impl Gate {
-    /// The question to put to the person who may approve `call` (see the
-    /// [`Decision::approval_request`] of its decision): tool, server, caller,
-    /// target and destination first and whole, the other arguments in name order
-    /// with long values elided in the middle, the reasons, and the call's digest.
-    /// Everything in it has passed the gate's redactor.
-    pub fn approval_question(&self, call: &ToolCall, decision: &Decision) -> String {
-        let redactor = self.redactor();
-        let name = |s: &str| quoted(&redactor.redact(s));
-        let profile = self.tool_profile(call.server(), call.tool());
-        let mut arguments = call.arguments_value().clone();
-        redactor.redact_json(&mut arguments);
-
-        let mut out = format!(
-            "Approve {} on server {} for {}?\n",
-            name(call.tool()),
-            name(call.server()),
-            name(call.principal().id())
-        );
-        let mut decisive: Vec<&str> = Vec::new();
-        if let Some(profile) = profile {
-            if let Some(rule) = profile.target.as_deref() {
-                let target = profile.target_of(call.arguments_value()).map_or_else(
-                    || "(not given)".to_owned(),
-                    |t| quoted(&redactor.redact(&t)),
-                );
-                let _ = writeln!(out, "Target ({}): {target}", quoted(rule));
-                decisive.push(rule);
-            }
-            if let Some(line) = destination_line(profile, call.arguments_value(), redactor) {
-                out.push_str(&line);
-                if let Some(spec) = &profile.destination {
-                    decisive.push(&spec.argument);
-                }
+/// The question to put to the person who may approve `call`, from the call as
+/// redacted at admission ([`RedactedCall`]): tool, server, caller, target and
+/// destination first and whole, the other arguments in name order with long
+/// values elided in the middle, the reasons, and the call's digest.
+pub(crate) fn ask(
+    redacted: &RedactedCall,
+    profile: Option<&ToolProfile>,
+    call: &ToolCall,
+    decision: &Decision,
+    redactor: &Redactor,
+) -> String {
+    let mut out = format!(
+        "Approve {} on server {} for {}?\n",
+        quoted(redacted.tool()),
+        quoted(redacted.server()),
+        quoted(redacted.actor())
+    );
+    let mut decisive: Vec<&str> = Vec::new();
+    if let Some(profile) = profile {
+        if let Some(rule) = profile.target.as_deref() {
+            let target = redacted
+                .target()
+                .map_or_else(|| "(not given)".to_owned(), quoted);
+            let _ = writeln!(out, "Target ({}): {target}", quoted(rule));
+            decisive.push(rule);
+        }
+        if let Some(line) = destination_line(profile, call.arguments_value(), redactor) {
+            out.push_str(&line);
+            if let Some(spec) = &profile.destination {
+                decisive.push(&spec.argument);
             }
         }
-        let others: Vec<(&String, &Value)> = match &arguments {
-            Value::Object(map) => {
-                let mut items: Vec<_> = map
-                    .iter()
-                    .filter(|(k, _)| !decisive.contains(&k.as_str()))
-                    .collect();
-                items.sort_by(|a, b| a.0.cmp(b.0));
-                items
-            }
-            _ => Vec::new(),
-        };
-        if others.is_empty() {
-            out.push_str("Other arguments: none\n");
-        } else {
-            out.push_str("Other arguments:\n");
-            for (key, value) in others.iter().take(ARGUMENTS_SHOWN) {
-                let text = match value {
-                    Value::String(s) => quoted(s),
-                    other => visible(&canonical_json(other)),
-                };
-                let _ = writeln!(out, "  {}: {}", quoted(key), elided(&text));
-            }
-            if others.len() > ARGUMENTS_SHOWN {
-                let _ = writeln!(
-                    out,
-                    "  … and {} more arguments (all bound to the digest below)",
-                    others.len() - ARGUMENTS_SHOWN
-                );
-            }
-        }
-        let reasons: Vec<String> = decision
-            .reasons()
-            .map(|r| redactor.redact(r).into_owned())
-            .collect();
-        let _ = write!(
-            out,
-            "Why it needs approval: {}\nThe approval holds for exactly this call: digest {}",
-            reasons.join("; "),
-            call.digest().to_hex()
-        );
-        out
     }
+    let others: Vec<(&String, &Value)> = match redacted.arguments() {
+        Value::Object(map) => {
+            let mut items: Vec<_> = map
+                .iter()
+                .filter(|(k, _)| !decisive.contains(&k.as_str()))
+                .collect();
+            items.sort_by(|a, b| a.0.cmp(b.0));
+            items
+        }
+        _ => Vec::new(),
+    };
+    if others.is_empty() {
+        out.push_str("Other arguments: none\n");
+    } else {
+        out.push_str("Other arguments:\n");
+        for (key, value) in others.iter().take(ARGUMENTS_SHOWN) {
+            let text = match value {
+                Value::String(s) => quoted(s),
+                other => visible(&canonical_json(other)),
+            };
+            let _ = writeln!(out, "  {}: {}", quoted(key), elided(&text));
+        }
+        if others.len() > ARGUMENTS_SHOWN {
+            let _ = writeln!(
+                out,
+                "  … and {} more arguments (all bound to the digest below)",
+                others.len() - ARGUMENTS_SHOWN
+            );
+        }
+    }
+    let reasons: Vec<String> = decision
+        .reasons()
+        .map(|r| redactor.redact(r).into_owned())
+        .collect();
+    let _ = write!(
+        out,
+        "Why it needs approval: {}\nThe approval holds for exactly this call: digest {}",
+        reasons.join("; "),
+        redacted.digest().to_hex()
+    );
+    out
 }
 
 /// `Destination (url): "…" (public host docs.rs)`, for a tool with a destination.

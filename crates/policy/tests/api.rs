@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use mcpguard_core::{Inventory, Tier};
 use mcpguard_policy::{
-    BuildErrorKind, Gate, MemorySessionStore, Outcome, PolicySource, Principal, SessionKey,
-    SessionState, SessionStore, StoreError, ToolCall, Verdict,
+    BuildErrorKind, Gate, MemorySessionStore, PolicySource, Principal, SessionKey, SessionState,
+    SessionStore, StoreError, ToolCall, Verdict,
 };
 use proptest::prelude::*;
 use serde_json::json;
@@ -100,6 +100,7 @@ fn verdict(gate: &Gate, call: &ToolCall, approve: bool) -> Verdict {
     let d = gate.authorize(call);
     if approve && d.verdict() == Verdict::RequireApproval {
         let grant = gate
+            .approvals()
             .approve(
                 d.approval_request().unwrap(),
                 "lead",
@@ -214,6 +215,7 @@ fn approval_replay_is_denied() {
     let call = ToolCall::new(ana(), "lab", "write").arguments(json!({"path": "a.txt"}));
     let d = gate.authorize(&call);
     let grant = gate
+        .approvals()
         .approve(
             d.approval_request().unwrap(),
             "lead",
@@ -231,6 +233,7 @@ fn argument_swap_after_approval_is_denied_and_keeps_the_grant() {
     let gate = gate_with(Tier::Team, Arc::new(MemorySessionStore::default()));
     let call = ToolCall::new(ana(), "lab", "write").arguments(json!({"path": "a.txt"}));
     let grant = gate
+        .approvals()
         .approve(
             gate.authorize(&call).approval_request().unwrap(),
             "lead",
@@ -262,6 +265,7 @@ fn expired_approval_is_denied() {
     let gate = gate_with(Tier::Team, Arc::new(MemorySessionStore::default()));
     let call = ToolCall::new(ana(), "lab", "destroy").arguments(json!({"path": "x"}));
     let grant = gate
+        .approvals()
         .approve(
             gate.authorize(&call).approval_request().unwrap(),
             "lead",
@@ -280,6 +284,7 @@ fn forged_or_reused_grants_are_denied() {
     let call = ToolCall::new(ana(), "lab", "write");
     // A grant issued by another gate (another store) is unknown here.
     let foreign = other_gate
+        .approvals()
         .approve_call(&call, "lead", Duration::from_secs(60))
         .unwrap();
     assert_eq!(
@@ -304,6 +309,7 @@ fn approval_never_overrides_a_forbid() {
     let call = ToolCall::new(ana(), "lab", "fetch").session("s");
     assert_eq!(gate.authorize(&call).verdict(), Verdict::Deny);
     let grant = gate
+        .approvals()
         .approve_call(&call, "lead", Duration::from_secs(60))
         .unwrap();
     let d = gate.authorize_approved(&call, &grant);
@@ -388,6 +394,7 @@ fn changed_tool_definitions_are_denied() {
     assert!(d.reasons().next().unwrap().contains("changed"));
     assert!(
         changed
+            .evaluator()
             .schema_notes()
             .iter()
             .any(|n| n.contains("pinned fingerprint"))
@@ -457,7 +464,11 @@ fn a_failing_session_store_denies() {
     let gate = gate_with(Tier::Personal, Arc::new(BrokenStore));
     let d = gate.authorize(&ToolCall::new(ana(), "lab", "read"));
     assert_eq!(d.verdict(), Verdict::Deny);
-    assert_eq!(d.errors(), ["store error: connection refused"]);
+    assert_eq!(d.errors()[0].to_string(), "store error: connection refused");
+    assert_eq!(
+        d.errors()[0].kind(),
+        mcpguard_policy::DecisionErrorKind::Store
+    );
 }
 
 #[test]
@@ -516,8 +527,16 @@ when { context.args has options && context.args.options has follow && context.ar
         gate.authorize(&call(json!({"path": "a", "options": {"follow": false}})))
             .is_allowed()
     );
-    assert!(gate.schema_text().contains(r#""path"?: String"#));
-    assert!(gate.argument_names().contains(&"options.follow".to_owned()));
+    assert!(
+        gate.evaluator()
+            .schema_text()
+            .contains(r#""path"?: String"#)
+    );
+    assert!(
+        gate.evaluator()
+            .argument_names()
+            .contains(&"options.follow".to_owned())
+    );
     // A call-time condition on arguments never hides the tool from tools/list.
     assert!(gate.authorize_list(&ana(), "fs", "read_file").is_allowed());
 }
@@ -553,7 +572,7 @@ unless { principal in Mcp::Group::"admins" };"#,
 fn outcomes_taint_sessions_per_principal() {
     let gate = gate_with(Tier::Team, Arc::new(MemorySessionStore::default()));
     let fetch = ToolCall::new(ana(), "lab", "fetch").session("conv");
-    gate.record_outcome(&fetch, Outcome::Ok).unwrap();
+    gate.record_outcome(&fetch).unwrap();
     let vault = ToolCall::new(ana(), "lab", "vault").session("conv");
     let d = gate.authorize(&vault);
     assert_eq!(d.verdict(), Verdict::Deny);
@@ -566,22 +585,16 @@ fn outcomes_taint_sessions_per_principal() {
     let bob = ToolCall::new(Principal::new("bob"), "lab", "vault").session("conv");
     assert_eq!(gate.authorize(&bob).verdict(), Verdict::RequireApproval);
     // Private data seen on top of taint closes egress.
-    gate.record_outcome(
-        &ToolCall::new(ana(), "lab", "vault").session("conv"),
-        Outcome::Error,
-    )
-    .unwrap();
+    gate.record_outcome(&ToolCall::new(ana(), "lab", "vault").session("conv"))
+        .unwrap();
     assert_eq!(
         gate.session_state(&fetch).unwrap(),
         SessionState::with(true, true)
     );
     assert_eq!(gate.authorize(&fetch).verdict(), Verdict::Deny);
     // Without a session handle, the principal's calls share one session.
-    gate.record_outcome(
-        &ToolCall::new(Principal::new("cy"), "lab", "fetch"),
-        Outcome::Ok,
-    )
-    .unwrap();
+    gate.record_outcome(&ToolCall::new(Principal::new("cy"), "lab", "fetch"))
+        .unwrap();
     assert!(
         gate.session_state(&ToolCall::new(Principal::new("cy"), "lab", "read"))
             .unwrap()
@@ -596,7 +609,7 @@ fn explain_lists_every_policy() {
     let gate = gate_with(Tier::Team, Arc::new(MemorySessionStore::default()));
     let e = gate.explain(&ToolCall::new(ana(), "lab", "write"));
     assert_eq!(e.decision.verdict(), Verdict::RequireApproval);
-    assert_eq!(e.policies.len(), gate.policy_ids().len());
+    assert_eq!(e.policies.len(), gate.evaluator().policy_ids().len());
     let matched: Vec<&str> = e
         .policies
         .iter()
@@ -729,7 +742,7 @@ proptest! {
             prop_assert_eq!(d.verdict(), Verdict::Deny);
         }
         if d.verdict() == Verdict::Deny {
-            let grant = gate.approve_call(&call, "lead", Duration::from_secs(60)).unwrap();
+            let grant = gate.approvals().approve_call(&call, "lead", Duration::from_secs(60)).unwrap();
             prop_assert_eq!(gate.authorize_approved(&call, &grant).verdict(), Verdict::Deny);
         }
         let _ = gate.explain(&call);

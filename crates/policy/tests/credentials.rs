@@ -78,7 +78,8 @@ fn gate(tier: Tier) -> Gate {
 #[test]
 fn a_credential_is_refused_outside_its_tiers_without_showing_it() {
     let err = gate(Tier::Personal)
-        .resolve_credential("db", &env())
+        .credentials()
+        .resolve("db", &env())
         .unwrap_err();
     assert_eq!(err.kind(), CredentialErrorKind::NotAllowedInTier);
     let text = format!("{err} {err:?}");
@@ -89,7 +90,8 @@ fn a_credential_is_refused_outside_its_tiers_without_showing_it() {
     assert!(text.contains("production"), "{text}");
     assert!(!text.contains(DB_PASSWORD), "{text}");
     let secret = gate(Tier::Production)
-        .resolve_credential("db", &env())
+        .credentials()
+        .resolve("db", &env())
         .unwrap();
     assert_eq!(secret.expose(), DB_PASSWORD);
     assert_eq!(format!("{secret:?} {secret}"), "[REDACTED] [REDACTED]");
@@ -100,7 +102,8 @@ fn a_credential_is_refused_outside_its_tiers_without_showing_it() {
 fn missing_and_unsupported_sources_are_clear_errors() {
     let g = gate(Tier::Production);
     let err = g
-        .resolve_credential("db", &EnvResolver::from_fn(|_| None))
+        .credentials()
+        .resolve("db", &EnvResolver::from_fn(|_| None))
         .unwrap_err();
     assert_eq!(err.kind(), CredentialErrorKind::Missing);
     assert!(
@@ -108,22 +111,23 @@ fn missing_and_unsupported_sources_are_clear_errors() {
         "{err}"
     );
     assert_eq!(
-        g.resolve_credential("nope", &env()).unwrap_err().kind(),
+        g.credentials().resolve("nope", &env()).unwrap_err().kind(),
         CredentialErrorKind::UnknownServer
     );
     assert_eq!(
-        g.resolve_credential("open", &env()).unwrap_err().kind(),
+        g.credentials().resolve("open", &env()).unwrap_err().kind(),
         CredentialErrorKind::NoCredential
     );
-    let err = g.resolve_credential("docs", &env()).unwrap_err();
+    let err = g.credentials().resolve("docs", &env()).unwrap_err();
     assert_eq!(err.kind(), CredentialErrorKind::Unsupported);
     let err = g
-        .resolve_credential("docs", &FileResolver::new())
+        .credentials()
+        .resolve("docs", &FileResolver::new())
         .unwrap_err();
     assert!(err.to_string().contains("no mount"), "{err}");
     let short = EnvResolver::from_fn(|_| Some("short".to_owned()));
     assert_eq!(
-        g.resolve_credential("db", &short).unwrap_err().kind(),
+        g.credentials().resolve("db", &short).unwrap_err().kind(),
         CredentialErrorKind::Unusable
     );
 }
@@ -135,11 +139,12 @@ fn mounted_files_resolve_vault_references() {
     std::fs::write(dir.join("docs/token"), "docs-token-Zq8Lm3Xw9\n").unwrap();
     let files = FileResolver::new().mount("vault://kv/", &dir);
     let g = gate(Tier::Team);
-    let secret = g.resolve_credential("docs", &files).unwrap();
+    let secret = g.credentials().resolve("docs", &files).unwrap();
     assert_eq!(secret.expose(), "docs-token-Zq8Lm3Xw9");
     std::fs::remove_file(dir.join("docs/token")).unwrap();
     let err = gate(Tier::Team)
-        .resolve_credential("docs", &files)
+        .credentials()
+        .resolve("docs", &files)
         .unwrap_err();
     assert_eq!(err.kind(), CredentialErrorKind::Missing);
     assert!(!err.to_string().contains("Zq8Lm3"));
@@ -166,7 +171,7 @@ proptest! {
             .redact_results(true)
             .build()
             .unwrap();
-        let secret = g.resolve_credential("db", &env()).unwrap();
+        let secret = g.credentials().resolve("db", &env()).unwrap();
         let encoded = match encoding {
             0 => secret.expose().clone(),
             1 => base64::engine::general_purpose::STANDARD.encode(format!("app:{}", secret.expose())),
@@ -181,8 +186,8 @@ proptest! {
         let call = ToolCall::new(Principal::new("ana"), "db", "query").arguments(args).purpose(text.clone());
         // The approval gate of the production tier: approve, then run.
         let decision = g.authorize(&call);
-        let grant = g.approve(decision.approval_request().unwrap(), "lead", std::time::Duration::from_secs(60)).unwrap();
-        let result: String = g.guard_approved(&call, &grant, || Ok::<_, String>(format!("row: {text}"))).unwrap();
+        let grant = g.approvals().approve(decision.approval_request().unwrap(), "lead", std::time::Duration::from_secs(60)).unwrap();
+        let result: String = g.admit_approved(&call, &grant).run(|| Ok::<_, String>(format!("row: {text}"))).unwrap();
         prop_assert!(!result.contains(&encoded), "{}", result);
         let logged = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
         prop_assert!(!logged.is_empty());

@@ -2,7 +2,7 @@
 //! inventories, random policy sets (scopes of every kind, `when`/`unless` over
 //! context and entities, conditions that error), random principals and sessions.
 //! Every decision — verdict, determining policy ids, whether it errored — of
-//! `Gate::authorize` (indexed) must equal `Gate::authorize_exhaustive` (stock
+//! `Evaluator::evaluate` (indexed) must equal `Evaluator::evaluate_exhaustive` (stock
 //! `Authorizer::is_authorized` over the full set).
 #![allow(
     clippy::unwrap_used,
@@ -16,8 +16,8 @@ use std::sync::Arc;
 
 use mcpguard_core::{Inventory, Tier};
 use mcpguard_policy::{
-    Gate, MemorySessionStore, PolicySource, Principal, SessionKey, SessionState, SessionStore,
-    ToolCall,
+    CallState, Gate, MemorySessionStore, PolicySource, Principal, SessionKey, SessionState,
+    SessionStore, ToolCall,
 };
 use proptest::prelude::*;
 
@@ -246,8 +246,13 @@ proptest! {
             let call = ToolCall::new(principal, format!("s{server}"), format!("t{tool}"))
                 .session(session)
                 .purpose(purpose);
-            let indexed = gate.authorize(&call);
-            let full = gate.authorize_exhaustive(&call);
+            // The pure evaluator, in the state the session store holds: the index
+            // and stock Cedar agree, and the gate decides as its evaluator does.
+            let state = CallState::new(SessionState::with(tainted, private));
+            let evaluator = gate.evaluator();
+            let indexed = evaluator.evaluate(&call, &state);
+            let full = evaluator.evaluate_exhaustive(&call, &state);
+            prop_assert_eq!(&gate.authorize(&call), &indexed);
             prop_assert_eq!(indexed.verdict(), full.verdict(), "{}\n{:?}\n{:?}", text, indexed, full);
             prop_assert_eq!(indexed.policy_ids(), full.policy_ids(), "{}", text);
             prop_assert_eq!(indexed.errors().is_empty(), full.errors().is_empty(), "{}", text);

@@ -113,7 +113,7 @@ fn run(place: Place, secret: &str, registered: &str) -> String {
         let d = gate.refuse(&call, format!("the person said {secret}"));
         out.push(format!("{d:?}"));
     }
-    let result: Result<Value, GuardError<String>> = gate.guard(&call, || {
+    let result: Result<Value, GuardError<String>> = gate.admit(&call).run(|| {
         if matches!(place, Place::HandlerError) {
             return Err(format!("failed: {secret}"));
         }

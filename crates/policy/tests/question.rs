@@ -10,7 +10,7 @@
 )]
 
 use mcpguard_core::{Inventory, Tier};
-use mcpguard_policy::{Gate, Principal, ToolCall, Verdict};
+use mcpguard_policy::{Admission, Gate, Principal, ToolCall};
 use serde_json::Value;
 
 const INVENTORY: &str = r#"
@@ -47,9 +47,10 @@ fn gate() -> Gate {
 fn question(gate: &Gate, tool: &str, arguments: &str) -> String {
     let args: Value = serde_json::from_str(arguments).unwrap();
     let call = ToolCall::new(Principal::new("ana"), "files", tool).arguments(args);
-    let decision = gate.authorize(&call);
-    assert_eq!(decision.verdict(), Verdict::RequireApproval, "{decision:?}");
-    gate.approval_question(&call, &decision)
+    match gate.admit(&call) {
+        Admission::Ask(pending) => pending.question().to_owned(),
+        other => panic!("not asked: {other:?}"),
+    }
 }
 
 /// The review's case: a long `content` before `path` pushed the path past the

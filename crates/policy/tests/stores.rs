@@ -20,9 +20,8 @@ use std::time::{Duration, Instant};
 
 use mcpguard_core::{Inventory, Tier};
 use mcpguard_policy::{
-    ApprovalStore, Gate, MemoryApprovalStore, MemorySessionStore, Outcome, Principal,
-    RedisApprovalStore, RedisConfig, RedisSessionStore, SessionKey, SessionState, SessionStore,
-    ToolCall, Verdict,
+    ApprovalStore, Gate, MemoryApprovalStore, MemorySessionStore, Principal, RedisApprovalStore,
+    RedisConfig, RedisSessionStore, SessionKey, SessionState, SessionStore, ToolCall, Verdict,
 };
 use redis_server::RedisServer;
 
@@ -94,7 +93,8 @@ fn session_suite(store: &dyn SessionStore) {
 fn grant(gate: &Gate, n: u64) -> mcpguard_policy::ApprovalGrant {
     let call = ToolCall::new(Principal::new("ana"), "ws", "write")
         .arguments(serde_json::json!({ "n": n }));
-    gate.approve_call(&call, "lead", Duration::from_secs(60))
+    gate.approvals()
+        .approve_call(&call, "lead", Duration::from_secs(60))
         .unwrap()
 }
 
@@ -173,7 +173,7 @@ fn taint_set_on_one_replica_holds_on_another() {
         "clean: asks"
     );
     assert_eq!(a.authorize(&fetch).verdict(), Verdict::Allow);
-    a.record_outcome(&fetch, Outcome::Ok).unwrap();
+    a.record_outcome(&fetch).unwrap();
     let d = b.authorize(&secret);
     assert_eq!(d.verdict(), Verdict::Deny);
     assert!(
@@ -203,6 +203,7 @@ fn a_grant_raced_by_two_replicas_is_spent_exactly_once() {
     for round in 0..ROUNDS {
         let c = call(round);
         let g = gates[0]
+            .approvals()
             .approve_call(&c, "lead", Duration::from_secs(60))
             .unwrap();
         let allowed = AtomicUsize::new(0);
@@ -232,6 +233,7 @@ fn redis_going_away_denies_within_the_timeout() {
     let write = ToolCall::new(Principal::new("ana"), "ws", "write");
     assert_eq!(gate.authorize(&read).verdict(), Verdict::Allow);
     let g = gate
+        .approvals()
         .approve_call(&write, "lead", Duration::from_secs(60))
         .unwrap();
 
@@ -243,11 +245,12 @@ fn redis_going_away_denies_within_the_timeout() {
     assert!(shown.contains("redis"), "{shown}");
     assert_eq!(gate.authorize_approved(&write, &g).verdict(), Verdict::Deny);
     assert!(
-        gate.record_outcome(&read, Outcome::Ok).is_err(),
+        gate.record_outcome(&read).is_err(),
         "taint cannot be dropped silently"
     );
     assert!(
-        gate.approve_call(&write, "lead", Duration::from_secs(60))
+        gate.approvals()
+            .approve_call(&write, "lead", Duration::from_secs(60))
             .is_err()
     );
     assert!(

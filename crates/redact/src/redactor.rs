@@ -526,12 +526,30 @@ impl Redactor {
     /// # Ok::<(), mcpguard_redact::BuildError>(())
     /// ```
     pub fn redact_json(&self, value: &mut Value) -> usize {
+        self.redact_json_with(value, |_| {})
+    }
+
+    /// [`Redactor::redact_json`] with `visit` run on every string value (not on
+    /// keys) just before it is scanned, in the same walk: a caller that also
+    /// rewrites the strings (strips hidden characters, say) does both in one pass.
+    /// A value under a sensitive key is replaced whole and not visited.
+    ///
+    /// ```
+    /// use mcpguard_redact::Redactor;
+    /// let r = Redactor::new()?;
+    /// let mut v = serde_json::json!({"note": "Hello"});
+    /// r.redact_json_with(&mut v, |s| s.make_ascii_uppercase());
+    /// assert_eq!(v["note"], "HELLO");
+    /// # Ok::<(), mcpguard_redact::BuildError>(())
+    /// ```
+    pub fn redact_json_with(&self, value: &mut Value, mut visit: impl FnMut(&mut String)) -> usize {
         // An explicit stack, not recursion: any nesting depth is safe.
         let mut changed = 0;
         let mut stack: Vec<&mut Value> = vec![value];
         while let Some(v) = stack.pop() {
             match v {
                 Value::String(s) => {
+                    visit(s);
                     if let Cow::Owned(new) = self.redact(s) {
                         *s = new;
                         changed += 1;

@@ -1,0 +1,88 @@
+//! `mcpguard inventory check` and `mcpguard inventory risk`.
+
+use std::path::Path;
+
+use mcpguard_core::{Definitions, LaunchGate, Tier};
+use mcpguard_redact::Redactor;
+use serde_json::Value;
+
+use crate::commands::pin::tool_list;
+use crate::{Format, Outcome, bad, json_out, load};
+
+pub(crate) fn inventory_check(
+    file: &Path,
+    tier: Tier,
+    tools: &[String],
+    format: Format,
+) -> Outcome {
+    let inventory = load(file)?;
+    let report = if tools.is_empty() {
+        LaunchGate::evaluate(&inventory, tier)
+    } else {
+        let redactor = Redactor::new().map_err(|e| bad(e.to_string()))?;
+        let secrets = |text: &str| -> Vec<std::ops::Range<usize>> {
+            redactor
+                .find(text)
+                .iter()
+                .map(mcpguard_redact::Finding::span)
+                .collect()
+        };
+        let mut definitions = Definitions::new().secrets(&secrets);
+        for spec in tools {
+            let (server, path) = spec.split_once('=').ok_or_else(|| {
+                bad(format!(
+                    "--tools {spec}: write SERVER=FILE, for example --tools github=tools.json"
+                ))
+            })?;
+            if inventory.server(server).is_none() {
+                return Err(bad(format!(
+                    "--tools {spec}: server `{server}` is not in the inventory"
+                )));
+            }
+            definitions = definitions.server(server, Value::Array(tool_list(Path::new(path))?));
+        }
+        LaunchGate::evaluate_with_definitions(&inventory, tier, &definitions)
+    };
+    match format {
+        Format::Json => json_out(&report)?,
+        Format::Text => say!("{}", report.to_string().trim_end()),
+    }
+    Ok(if report.passed() { 0 } else { 1 })
+}
+
+pub(crate) fn inventory_risk(file: &Path, format: Format) -> Outcome {
+    let inventory = load(file)?;
+    let mut rows: Vec<_> = inventory.tools().map(|(s, t)| (s, t, t.risk())).collect();
+    rows.sort_by_key(|(_, _, r)| std::cmp::Reverse(r.score()));
+    if format == Format::Json {
+        let list: Vec<Value> = rows
+            .iter()
+            .map(|(s, t, r)| serde_json::json!({"server": s.id, "tool": t.name, "risk": r}))
+            .collect();
+        json_out(&list)?;
+        return Ok(0);
+    }
+    say!(
+        "{:<16}  {:<28}  {:>5}  {:<8}  FACTORS",
+        "SERVER",
+        "TOOL",
+        "SCORE",
+        "LEVEL"
+    );
+    for (s, t, r) in rows {
+        say!(
+            "{:<16}  {:<28}  {:>5}  {:<8}  {} ({}) × {} ({}) × {} (reach {})",
+            s.id.as_str(),
+            t.name.as_str(),
+            r.score(),
+            r.level().to_string(),
+            r.sensitivity,
+            r.data_class,
+            r.write_ability,
+            r.strongest_action,
+            r.reach_factor,
+            r.reach
+        );
+    }
+    Ok(0)
+}

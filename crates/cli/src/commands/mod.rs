@@ -1,0 +1,7 @@
+//! One module per command.
+
+pub(crate) mod audit;
+pub(crate) mod inventory;
+pub(crate) mod pin;
+pub(crate) mod policy;
+pub(crate) mod redact;

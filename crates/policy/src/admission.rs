@@ -1,0 +1,698 @@
+//! The guarded call, in two phases: [`Gate::admit`] decides and audits once; the
+//! caller runs its handler itself and hands the outcome to [`Permit::finish`],
+//! which records it, marks the session and handles the output in one pass.
+//!
+//! ```
+//! use mcpguard_core::{Inventory, Tier};
+//! use mcpguard_policy::{Admission, Gate, Principal, ToolCall};
+//!
+//! let inventory = Inventory::load("../../examples/inventories/team.toml")?;
+//! let gate = Gate::builder().inventory(inventory).tier(Tier::Team).build()?;
+//! let call = ToolCall::new(Principal::new("ana"), "filesystem", "read_text_file")
+//!     .arguments(serde_json::json!({"path": "README.md"}));
+//! match gate.admit(&call) {
+//!     Admission::Run(permit) => {
+//!         let outcome: Result<String, std::io::Error> = Ok("# readme".to_owned());
+//!         let text = permit.finish(outcome)?;
+//!         assert_eq!(text, "# readme");
+//!     }
+//!     Admission::Ask(pending) => println!("{}", pending.question()),
+//!     Admission::Refuse(decision) => println!("denied: {:?}", decision.reasons().collect::<Vec<_>>()),
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::fmt;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use mcpguard_core::{Sanitized, sanitize};
+use mcpguard_redact::Redactor;
+use serde_json::Value;
+
+use crate::audit::{AuditEvent, AuditOutcome};
+use crate::call::{CallDigest, ToolCall};
+use crate::decision::{ApprovalRequest, Decision, DecisionError, DecisionErrorKind, Verdict};
+use crate::error::StoreError;
+use crate::gate::{Gate, session_key};
+use crate::question;
+use crate::state::{ApprovalGrant, SessionKey, SessionState};
+
+/// What the gate does with a result on its way out: the one pass of
+/// [`ToolResult::process`]. Strings are sanitized (tools with untrusted output)
+/// and then redacted, each once.
+pub struct Output<'a> {
+    redactor: Option<&'a Redactor>,
+    sanitize: bool,
+    removed: Sanitized,
+    changed: usize,
+}
+
+impl<'a> Output<'a> {
+    /// An output pass: redacting with `redactor` if given, sanitizing if
+    /// `sanitize`.
+    pub fn new(redactor: Option<&'a Redactor>, sanitize: bool) -> Self {
+        Self {
+            redactor,
+            sanitize,
+            removed: Sanitized::default(),
+            changed: 0,
+        }
+    }
+
+    /// Whether the pass changes anything at all; when not, a result need not be
+    /// walked.
+    pub fn is_active(&self) -> bool {
+        self.redactor.is_some() || self.sanitize
+    }
+
+    /// How many strings (and keys) the pass has changed so far.
+    pub fn changed(&self) -> usize {
+        self.changed
+    }
+
+    /// What sanitizing removed so far.
+    pub fn removed(&self) -> &Sanitized {
+        &self.removed
+    }
+
+    /// Passes one text through.
+    pub fn text(&mut self, text: &mut String) {
+        if self.sanitize {
+            sanitize_in_place(text, &mut self.removed, &mut self.changed);
+        }
+        if let Some(redactor) = self.redactor
+            && let std::borrow::Cow::Owned(clean) = redactor.redact(text)
+        {
+            *text = clean;
+            self.changed += 1;
+        }
+    }
+
+    /// Passes every string of a JSON value through (keys are redacted, not
+    /// sanitized), in one walk.
+    pub fn json(&mut self, value: &mut Value) {
+        let sanitizing = self.sanitize;
+        let (removed, changed) = (&mut self.removed, &mut self.changed);
+        match self.redactor {
+            Some(redactor) => {
+                *changed += redactor.redact_json_with(value, |s| {
+                    if sanitizing {
+                        sanitize_in_place(s, removed, changed);
+                    }
+                });
+            }
+            None if sanitizing => {
+                let mut stack = vec![value];
+                while let Some(v) = stack.pop() {
+                    match v {
+                        Value::String(s) => sanitize_in_place(s, removed, changed),
+                        Value::Array(items) => stack.extend(items.iter_mut()),
+                        Value::Object(map) => stack.extend(map.values_mut()),
+                        _ => {}
+                    }
+                }
+            }
+            None => {}
+        }
+    }
+}
+
+impl fmt::Debug for Output<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Output")
+            .field("redacting", &self.redactor.is_some())
+            .field("sanitizing", &self.sanitize)
+            .field("changed", &self.changed)
+            .finish_non_exhaustive()
+    }
+}
+
+fn sanitize_in_place(text: &mut String, removed: &mut Sanitized, changed: &mut usize) {
+    if let (std::borrow::Cow::Owned(clean), what) = sanitize(text) {
+        *text = clean;
+        removed.add(what);
+        *changed += 1;
+    }
+}
+
+/// A tool result the gate can pass through its output handling (sanitize,
+/// redact) before it returns to the model.
+pub trait ToolResult {
+    /// Passes every text of the result through `output`, once. A result that
+    /// cannot be walked (it does not serialise) replaces itself with a withheld
+    /// notice rather than leave unchecked text.
+    fn process(&mut self, output: &mut Output<'_>);
+
+    /// Whether the result reports a failure of the tool (an MCP result with
+    /// `isError: true`): audited as an `error` outcome. Defaults to no.
+    fn is_error(&self) -> bool {
+        false
+    }
+}
+
+impl ToolResult for String {
+    fn process(&mut self, output: &mut Output<'_>) {
+        output.text(self);
+    }
+}
+
+impl ToolResult for Value {
+    fn process(&mut self, output: &mut Output<'_>) {
+        output.json(self);
+    }
+}
+
+impl<T: ToolResult> ToolResult for Vec<T> {
+    fn process(&mut self, output: &mut Output<'_>) {
+        for item in self.iter_mut() {
+            item.process(output);
+        }
+    }
+
+    fn is_error(&self) -> bool {
+        self.iter().any(ToolResult::is_error)
+    }
+}
+
+impl<T: ToolResult> ToolResult for Option<T> {
+    fn process(&mut self, output: &mut Output<'_>) {
+        if let Some(item) = self {
+            item.process(output);
+        }
+    }
+
+    fn is_error(&self) -> bool {
+        self.as_ref().is_some_and(ToolResult::is_error)
+    }
+}
+
+impl ToolResult for () {
+    fn process(&mut self, _: &mut Output<'_>) {}
+}
+
+/// Why a guarded call did not return the handler's result.
+///
+/// Neither its `Display` nor its `Debug` repeats the handler's own error, which
+/// may hold anything; match on [`GuardError::Handler`] to get it.
+#[non_exhaustive]
+pub enum GuardError<E> {
+    /// The gate denied the call (or could not audit its start); the handler did
+    /// not run.
+    Denied(Decision),
+    /// The call needs a person's approval ([`Decision::approval_request`]); the
+    /// handler did not run.
+    NeedsApproval(Decision),
+    /// The handler ran and returned this error.
+    Handler(E),
+    /// The handler ran but the session could not record what it saw (taint,
+    /// private data): the result is withheld, as the next calls could not be
+    /// judged by it.
+    Session(StoreError),
+}
+
+impl<E> fmt::Debug for GuardError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Denied(d) => f.debug_tuple("Denied").field(d).finish(),
+            Self::NeedsApproval(d) => f.debug_tuple("NeedsApproval").field(d).finish(),
+            Self::Handler(_) => f.write_str("Handler([REDACTED])"),
+            Self::Session(e) => f.debug_tuple("Session").field(e).finish(),
+        }
+    }
+}
+
+impl<E> fmt::Display for GuardError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Denied(d) => write!(
+                f,
+                "the call was denied: {}",
+                d.reasons().collect::<Vec<_>>().join("; ")
+            ),
+            Self::NeedsApproval(d) => write!(
+                f,
+                "the call needs a person's approval: {}",
+                d.reasons().collect::<Vec<_>>().join("; ")
+            ),
+            // The handler's own error may hold anything: it is not repeated here.
+            Self::Handler(_) => f.write_str("the tool returned an error"),
+            Self::Session(e) => write!(
+                f,
+                "the call ran but its session could not be updated, so its result is withheld: {e}"
+            ),
+        }
+    }
+}
+
+impl<E> std::error::Error for GuardError<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Session(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// A call as it may be shown: every text the caller sent (names, session,
+/// target, purpose, argument keys and values) passed through the gate's
+/// redactor, once, at admission. Every audit event of the call and its approval
+/// question are made from it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RedactedCall {
+    method: &'static str,
+    actor: String,
+    session: Option<String>,
+    server: String,
+    tool: String,
+    target: Option<String>,
+    purpose: Option<String>,
+    arguments: Value,
+    digest: CallDigest,
+}
+
+impl RedactedCall {
+    /// The MCP method (`tools/call`, `resources/read`, `prompts/get`).
+    pub fn method(&self) -> &'static str {
+        self.method
+    }
+
+    /// The caller's id.
+    pub fn actor(&self) -> &str {
+        &self.actor
+    }
+
+    /// The session handle, if any.
+    pub fn session(&self) -> Option<&str> {
+        self.session.as_deref()
+    }
+
+    /// The server id.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// The tool (or the resource URI, the prompt name).
+    pub fn tool(&self) -> &str {
+        &self.tool
+    }
+
+    /// The target argument, by the inventory's rule for the tool.
+    pub fn target(&self) -> Option<&str> {
+        self.target.as_deref()
+    }
+
+    /// The stated purpose.
+    pub fn purpose(&self) -> Option<&str> {
+        self.purpose.as_deref()
+    }
+
+    /// The arguments, keys and values redacted.
+    pub fn arguments(&self) -> &Value {
+        &self.arguments
+    }
+
+    /// The digest of the call as sent (it binds the unredacted call).
+    pub fn digest(&self) -> CallDigest {
+        self.digest
+    }
+
+    /// The audit event of this call with `decision` and `outcome`.
+    fn event(
+        &self,
+        decision: &Decision,
+        call_id: String,
+        outcome: AuditOutcome,
+        approver: Option<String>,
+    ) -> AuditEvent {
+        AuditEvent {
+            time_unix_nano: now_unix_nano(),
+            operation: "execute_tool".to_owned(),
+            method: self.method.to_owned(),
+            call_id,
+            actor: self.actor.clone(),
+            session: self.session.clone(),
+            server: self.server.clone(),
+            tool: self.tool.clone(),
+            target: self.target.clone(),
+            purpose: self.purpose.clone(),
+            decision: decision.verdict(),
+            policies: decision.policy_ids().to_vec(),
+            // Decisions leave the gate redacted (`Gate::authorize`, `Gate::refuse`);
+            // what they keep as is are the policy authors' reasons.
+            reasons: decision.reasons().map(ToOwned::to_owned).collect(),
+            outcome,
+            error: None,
+            duration_us: None,
+            approver,
+            arguments: self.arguments.clone(),
+            sanitized: None,
+        }
+    }
+}
+
+/// The answer of [`Gate::admit`]: run the call (with the [`Permit`] that
+/// finishes it), ask a person first, or refuse it. Each is already audited.
+#[must_use = "an admission that is not acted on leaves its call unfinished"]
+#[expect(
+    clippy::exhaustive_enums,
+    reason = "as with Verdict: a new way for a call to go must break every caller's match"
+)]
+#[derive(Debug)]
+pub enum Admission<'g> {
+    /// Run the handler, then [`Permit::finish`] with what it returned.
+    Run(Permit<'g>),
+    /// Only a person's approval lets the call run: ask [`Pending::question`], then
+    /// admit the call again with the grant ([`Gate::admit_approved`]).
+    Ask(Pending),
+    /// Do not run the call.
+    Refuse(Decision),
+}
+
+impl<'g> Admission<'g> {
+    /// The permit, or the refusal as a [`GuardError`] (`Denied`,
+    /// `NeedsApproval`).
+    ///
+    /// # Errors
+    ///
+    /// The call may not run now.
+    pub fn into_permit<E>(self) -> Result<Permit<'g>, GuardError<E>> {
+        match self {
+            Self::Run(permit) => Ok(permit),
+            Self::Ask(pending) => Err(GuardError::NeedsApproval(pending.decision)),
+            Self::Refuse(decision) => Err(GuardError::Denied(decision)),
+        }
+    }
+
+    /// Runs a synchronous `handler` if the call may run, and finishes it: the
+    /// shortest form of the guarded call. A handler that panics leaves its permit
+    /// to be dropped, which records the call as abandoned; the panic goes on.
+    ///
+    /// # Errors
+    ///
+    /// As [`Admission::into_permit`] and [`Permit::finish`].
+    pub fn run<T, E, F>(self, handler: F) -> Result<T, GuardError<E>>
+    where
+        T: ToolResult,
+        E: fmt::Display,
+        F: FnOnce() -> Result<T, E>,
+    {
+        let permit = self.into_permit()?;
+        permit.finish(handler())
+    }
+}
+
+/// A call held back for a person's approval (already audited as
+/// `needs_approval`).
+#[derive(Debug, Clone)]
+pub struct Pending {
+    decision: Decision,
+    request: ApprovalRequest,
+    question: String,
+}
+
+impl Pending {
+    /// The decision (RequireApproval, with its reasons and policies).
+    pub fn decision(&self) -> &Decision {
+        &self.decision
+    }
+
+    /// What to approve: the request a grant is issued for
+    /// ([`crate::Approvals::approve`]).
+    pub fn request(&self) -> &ApprovalRequest {
+        &self.request
+    }
+
+    /// The question to put to the person who may approve: tool, server, caller,
+    /// target and destination first and whole, the other arguments in name order
+    /// with long values elided in the middle, the reasons, and the call's digest.
+    /// Everything in it has passed the gate's redactor.
+    pub fn question(&self) -> &str {
+        &self.question
+    }
+
+    /// The decision, given up.
+    pub fn into_decision(self) -> Decision {
+        self.decision
+    }
+}
+
+/// Leave to run one admitted call. Hand what the handler returned to
+/// [`Permit::finish`]; a permit dropped unfinished (the handler panicked, the
+/// request was cancelled, the caller forgot) records the call as `abandoned` and
+/// marks the session as if it had run, since its output may have been read.
+#[must_use = "a permit must be finished with the handler's outcome"]
+pub struct Permit<'g> {
+    gate: &'g Gate,
+    /// The `started` event, redacted once: the final event is made from it.
+    event: Box<AuditEvent>,
+    start: Instant,
+    session: SessionKey,
+    marks: SessionState,
+    untrusted: bool,
+    finished: bool,
+}
+
+impl Permit<'_> {
+    /// Whether the inventory marks this call's output as untrusted (an adapter
+    /// labels the result with it).
+    pub fn untrusted_output(&self) -> bool {
+        self.untrusted
+    }
+
+    /// The id of the call in the audit trail.
+    pub fn call_id(&self) -> &str {
+        &self.event.call_id
+    }
+
+    /// Finishes the call with what the handler returned: its output is sanitized
+    /// (untrusted output) and redacted in one pass, the outcome and duration are
+    /// recorded, the session is marked (taint, private data), and the result is
+    /// handed back.
+    ///
+    /// # Errors
+    ///
+    /// [`GuardError::Handler`] with the handler's error; [`GuardError::Session`]
+    /// when the session could not record the call (the result is withheld).
+    pub fn finish<T, E>(mut self, outcome: Result<T, E>) -> Result<T, GuardError<E>>
+    where
+        T: ToolResult,
+        E: fmt::Display,
+    {
+        self.finished = true;
+        let mut outcome = outcome;
+        let rules = self.gate.output;
+        let mut output = Output::new(
+            rules.redact_results.then_some(&self.gate.redactor),
+            rules.sanitize_untrusted_output && self.untrusted,
+        );
+        let (verdict, error) = match &mut outcome {
+            Ok(value) => {
+                if output.is_active() {
+                    value.process(&mut output);
+                }
+                if value.is_error() {
+                    (
+                        AuditOutcome::Error,
+                        Some("the tool reported an error in its result".to_owned()),
+                    )
+                } else {
+                    (AuditOutcome::Ok, None)
+                }
+            }
+            Err(e) => (AuditOutcome::Error, Some(e.to_string())),
+        };
+        let removed = *output.removed();
+        self.record_end(verdict, error, Some(removed).filter(|r| !r.is_empty()));
+        self.gate
+            .mark_session(&self.session, self.marks)
+            .map_err(GuardError::Session)?;
+        outcome.map_err(GuardError::Handler)
+    }
+
+    /// The final event, made from the `started` one.
+    fn record_end(
+        &mut self,
+        outcome: AuditOutcome,
+        error: Option<String>,
+        sanitized: Option<Sanitized>,
+    ) {
+        let mut event = (*self.event).clone();
+        event.time_unix_nano = now_unix_nano();
+        event.outcome = outcome;
+        event.error = error.map(|e| self.gate.redactor.redact(&e).into_owned());
+        event.duration_us =
+            Some(u64::try_from(self.start.elapsed().as_micros()).unwrap_or(u64::MAX));
+        event.sanitized = sanitized;
+        if let Err(e) = self.gate.audit.record(&event) {
+            tracing::error!(target: "mcpguard::audit", error = %e, "the end of a call could not be audited");
+        }
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        let why = if std::thread::panicking() {
+            "the handler panicked"
+        } else {
+            "the call was abandoned before it finished (cancelled, or its permit dropped)"
+        };
+        self.record_end(AuditOutcome::Abandoned, Some(why.to_owned()), None);
+        if let Err(e) = self.gate.mark_session(&self.session, self.marks) {
+            tracing::error!(target: "mcpguard::audit", error = %e, "the session of an abandoned call could not be marked");
+        }
+    }
+}
+
+impl fmt::Debug for Permit<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Permit")
+            .field("call_id", &self.event.call_id)
+            .field("untrusted_output", &self.untrusted)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Nanoseconds since the Unix epoch.
+fn now_unix_nano() -> u64 {
+    u64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos(),
+    )
+    .unwrap_or(u64::MAX)
+}
+
+impl Gate {
+    /// Admits a call: decides it, records the decision in the audit trail once,
+    /// and answers [`Admission::Run`] with the permit to finish it,
+    /// [`Admission::Ask`] with the question for a person, or
+    /// [`Admission::Refuse`]. An allowed call whose `started` event cannot be
+    /// recorded is refused, unless [`crate::GateBuilder::allow_unaudited_calls`].
+    pub fn admit(&self, call: &ToolCall) -> Admission<'_> {
+        self.admit_decided(call, self.authorize(call), None)
+    }
+
+    /// [`Gate::admit`] for a call a person approved: the grant is checked and used
+    /// up as in [`Gate::authorize_approved`], and the approver is recorded.
+    pub fn admit_approved(&self, call: &ToolCall, grant: &ApprovalGrant) -> Admission<'_> {
+        let decision = self.authorize_approved(call, grant);
+        self.admit_decided(call, decision, Some(grant.approver()))
+    }
+
+    fn admit_decided(
+        &self,
+        call: &ToolCall,
+        decision: Decision,
+        approver: Option<&str>,
+    ) -> Admission<'_> {
+        let redacted = self.redacted_call(call);
+        let outcome = match decision.verdict() {
+            Verdict::Allow => AuditOutcome::Started,
+            Verdict::RequireApproval => AuditOutcome::NeedsApproval,
+            Verdict::Deny => AuditOutcome::Denied,
+        };
+        let approver = approver.map(|a| self.redactor.redact(a).into_owned());
+        let event = redacted.event(&decision, self.call_id(), outcome, approver);
+        let recorded = self.audit.record(&event);
+        match decision.verdict() {
+            Verdict::Deny => {
+                if let Err(e) = recorded {
+                    tracing::error!(target: "mcpguard::audit", error = %e, "a denied call could not be audited");
+                }
+                Admission::Refuse(decision)
+            }
+            Verdict::RequireApproval => {
+                if let Err(e) = recorded {
+                    tracing::error!(target: "mcpguard::audit", error = %e, "a call waiting for approval could not be audited");
+                }
+                let Some(request) = decision.approval_request().cloned() else {
+                    return Admission::Refuse(decision);
+                };
+                let profile = self.tool_profile(call.server(), call.tool());
+                let question =
+                    question::ask(&redacted, profile.as_ref(), call, &decision, &self.redactor);
+                Admission::Ask(Pending {
+                    decision,
+                    request,
+                    question,
+                })
+            }
+            Verdict::Allow => {
+                if let Err(e) = recorded {
+                    tracing::error!(target: "mcpguard::audit", error = %e, "an allowed call could not be audited");
+                    if !self.unaudited_calls {
+                        let error = DecisionError::new(
+                            DecisionErrorKind::Audit,
+                            self.redactor.redact(&e.to_string()).into_owned(),
+                        );
+                        return Admission::Refuse(Decision::deny_error(
+                            "the call was not run because it could not be audited",
+                            error,
+                        ));
+                    }
+                }
+                let (untrusted, marks) = self.session_marks(call);
+                Admission::Run(Permit {
+                    gate: self,
+                    event: Box::new(event),
+                    start: Instant::now(),
+                    session: session_key(call),
+                    marks,
+                    untrusted,
+                    finished: false,
+                })
+            }
+        }
+    }
+
+    /// Denies `call` for a reason found outside the policies (an approval the
+    /// person declined, a forged approval state, an unverified caller), and records
+    /// the denial in the audit trail as [`Gate::admit`] would. The reason is
+    /// redacted like any other text.
+    pub fn refuse(&self, call: &ToolCall, reason: impl Into<String>) -> Decision {
+        let reason = reason.into();
+        let decision = Decision::deny(self.redactor.redact(&reason));
+        let event =
+            self.redacted_call(call)
+                .event(&decision, self.call_id(), AuditOutcome::Denied, None);
+        if let Err(e) = self.audit.record(&event) {
+            tracing::error!(target: "mcpguard::audit", error = %e, "a denied call could not be audited");
+        }
+        decision
+    }
+
+    /// The audit event of a decision about `call`, with every text redacted. Its
+    /// outcome is `denied`, `needs_approval` or `started`.
+    pub fn audit_event(&self, call: &ToolCall, decision: &Decision) -> AuditEvent {
+        let outcome = match decision.verdict() {
+            Verdict::Allow => AuditOutcome::Started,
+            Verdict::RequireApproval => AuditOutcome::NeedsApproval,
+            Verdict::Deny => AuditOutcome::Denied,
+        };
+        self.redacted_call(call)
+            .event(decision, self.call_id(), outcome, None)
+    }
+
+    /// The call with every text it carries passed through the gate's redactor
+    /// (see [`RedactedCall`]).
+    pub fn redacted_call(&self, call: &ToolCall) -> RedactedCall {
+        let redact = |s: &str| self.redactor.redact(s).into_owned();
+        let mut arguments = call.arguments_value().clone();
+        self.redactor.redact_json(&mut arguments);
+        RedactedCall {
+            method: call.method(),
+            actor: redact(call.principal().id()),
+            session: call.session_id().map(redact),
+            server: redact(call.server()),
+            tool: redact(call.tool()),
+            target: self.target_of(call).map(|t| redact(&t)),
+            purpose: call.purpose_text().map(redact),
+            arguments,
+            digest: call.digest(),
+        }
+    }
+}
