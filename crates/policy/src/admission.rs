@@ -30,7 +30,7 @@ use mcpguard_redact::Redactor;
 use serde_json::Value;
 
 use crate::audit::{AuditEvent, AuditOutcome};
-use crate::call::{CallDigest, ToolCall};
+use crate::call::ToolCall;
 use crate::decision::{ApprovalRequest, Decision, DecisionError, DecisionErrorKind, Verdict};
 use crate::error::StoreError;
 use crate::gate::{Gate, session_key};
@@ -267,7 +267,6 @@ pub struct RedactedCall {
     target: Option<String>,
     purpose: Option<String>,
     arguments: Value,
-    digest: CallDigest,
 }
 
 impl RedactedCall {
@@ -311,14 +310,9 @@ impl RedactedCall {
         &self.arguments
     }
 
-    /// The digest of the call as sent (it binds the unredacted call).
-    pub fn digest(&self) -> CallDigest {
-        self.digest
-    }
-
     /// The audit event of this call with `decision` and `outcome`.
-    fn event(
-        &self,
+    fn into_event(
+        self,
         decision: &Decision,
         call_id: String,
         outcome: AuditOutcome,
@@ -329,12 +323,12 @@ impl RedactedCall {
             operation: "execute_tool".to_owned(),
             method: self.method.to_owned(),
             call_id,
-            actor: self.actor.clone(),
-            session: self.session.clone(),
-            server: self.server.clone(),
-            tool: self.tool.clone(),
-            target: self.target.clone(),
-            purpose: self.purpose.clone(),
+            actor: self.actor,
+            session: self.session,
+            server: self.server,
+            tool: self.tool,
+            target: self.target,
+            purpose: self.purpose,
             decision: decision.verdict(),
             policies: decision.policy_ids().to_vec(),
             // Decisions leave the gate redacted (`Gate::authorize`, `Gate::refuse`);
@@ -344,7 +338,7 @@ impl RedactedCall {
             error: None,
             duration_us: None,
             approver,
-            arguments: self.arguments.clone(),
+            arguments: self.arguments,
             sanitized: None,
         }
     }
@@ -595,8 +589,13 @@ impl Gate {
             Verdict::RequireApproval => AuditOutcome::NeedsApproval,
             Verdict::Deny => AuditOutcome::Denied,
         };
+        // The question is made from the same redacted call as the event.
+        let question = (decision.verdict() == Verdict::RequireApproval).then(|| {
+            let profile = self.tool_profile(call.server(), call.tool());
+            question::ask(&redacted, profile.as_ref(), call, &decision, &self.redactor)
+        });
         let approver = approver.map(|a| self.redactor.redact(a).into_owned());
-        let event = redacted.event(&decision, self.call_id(), outcome, approver);
+        let event = redacted.into_event(&decision, self.call_id(), outcome, approver);
         let recorded = self.audit.record(&event);
         match decision.verdict() {
             Verdict::Deny => {
@@ -609,12 +608,11 @@ impl Gate {
                 if let Err(e) = recorded {
                     tracing::error!(target: "mcpguard::audit", error = %e, "a call waiting for approval could not be audited");
                 }
-                let Some(request) = decision.approval_request().cloned() else {
+                let (Some(request), Some(question)) =
+                    (decision.approval_request().cloned(), question)
+                else {
                     return Admission::Refuse(decision);
                 };
-                let profile = self.tool_profile(call.server(), call.tool());
-                let question =
-                    question::ask(&redacted, profile.as_ref(), call, &decision, &self.redactor);
                 Admission::Ask(Pending {
                     decision,
                     request,
@@ -656,9 +654,12 @@ impl Gate {
     pub fn refuse(&self, call: &ToolCall, reason: impl Into<String>) -> Decision {
         let reason = reason.into();
         let decision = Decision::deny(self.redactor.redact(&reason));
-        let event =
-            self.redacted_call(call)
-                .event(&decision, self.call_id(), AuditOutcome::Denied, None);
+        let event = self.redacted_call(call).into_event(
+            &decision,
+            self.call_id(),
+            AuditOutcome::Denied,
+            None,
+        );
         if let Err(e) = self.audit.record(&event) {
             tracing::error!(target: "mcpguard::audit", error = %e, "a denied call could not be audited");
         }
@@ -674,7 +675,7 @@ impl Gate {
             Verdict::Deny => AuditOutcome::Denied,
         };
         self.redacted_call(call)
-            .event(decision, self.call_id(), outcome, None)
+            .into_event(decision, self.call_id(), outcome, None)
     }
 
     /// The call with every text it carries passed through the gate's redactor
@@ -692,7 +693,6 @@ impl Gate {
             target: self.target_of(call).map(|t| redact(&t)),
             purpose: call.purpose_text().map(redact),
             arguments,
-            digest: call.digest(),
         }
     }
 }

@@ -97,7 +97,7 @@ pub(crate) fn ask(
         out,
         "Why it needs approval: {}\nThe approval holds for exactly this call: digest {}",
         reasons.join("; "),
-        redacted.digest().to_hex()
+        call.digest().to_hex()
     );
     out
 }
