@@ -99,6 +99,26 @@ mod approval;
 mod forward;
 mod output;
 
+/// The rmcp crate this adapter is built against (3.11, features `server`,
+/// `request-state`, `elicitation`): name its types through this path, or depend on
+/// the same rmcp version, so that a handler is the `ServerHandler` [`Guarded`]
+/// expects.
+pub use ::rmcp as sdk;
+
+/// A server handler [`Guarded`] can wrap: an rmcp `ServerHandler` of the rmcp
+/// version mcpguard was built with ([`sdk`]). Implemented for every such handler;
+/// a handler of another rmcp version does not compile, with a message saying why.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a `ServerHandler` of the rmcp version mcpguard is built with",
+    label = "not a `mcpguard::rmcp::sdk::ServerHandler`",
+    note = "mcpguard::rmcp is built against rmcp 3.11: depend on that version, or name the trait \
+            as `mcpguard::rmcp::sdk::ServerHandler`; two rmcp versions in one build give two \
+            different `ServerHandler` traits"
+)]
+pub trait Handler: ServerHandler {}
+
+impl<H: ServerHandler> Handler for H {}
+
 use approval::Asked;
 use output::{
     Prompt, Resource, Response, error_result, fingerprint_of, labelled, process_serialized,
@@ -204,7 +224,7 @@ fn principal_from_extensions(context: &RequestContext<RoleServer>) -> Option<Pri
     })
 }
 
-impl<H: ServerHandler> Guarded<H> {
+impl<H: Handler> Guarded<H> {
     /// Puts `gate` in front of `inner`, which the inventory knows as `server`.
     ///
     /// The approval state is sealed with a random key of this process, so approvals

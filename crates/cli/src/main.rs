@@ -185,7 +185,7 @@ pub(crate) enum Format {
 /// A failure to report: the message and the exit status.
 pub(crate) struct Failure(pub(crate) String, pub(crate) u8);
 
-pub(crate) type Outcome = Result<u8, Failure>;
+pub(crate) type Exit = Result<u8, Failure>;
 
 pub(crate) fn bad(message: impl Into<String>) -> Failure {
     Failure(message.into(), 2)

@@ -15,7 +15,7 @@ use crate::call::{Principal, ToolCall};
 use crate::decision::{ApprovalRequest, Decision, Explanation, PolicyOutcome, Verdict};
 use crate::error::BuildError;
 use crate::gate::ServerAction;
-use crate::index::{Outcome as CedarOutcome, Scope, SliceKey};
+use crate::index::{Answer, Scope, SliceKey};
 use crate::model::{CallContext, DestinationAttrs, ListContext, Model, ToolEntry, uid};
 use crate::policies::{CompiledPolicies, PolicySource};
 use crate::state::SessionState;
@@ -470,11 +470,11 @@ impl Evaluator {
         target: &Target<'_, N>,
         context: Context,
         exhaustive: bool,
-    ) -> Result<CedarOutcome, Decision> {
+    ) -> Result<Answer, Decision> {
         let policies = &self.policies;
         if exhaustive {
             let (request, entities) = self.request_and_entities(principal, target, context)?;
-            return Ok(CedarOutcome::of(&self.authorizer.is_authorized(
+            return Ok(Answer::of(&self.authorizer.is_authorized(
                 &request,
                 &policies.set,
                 &entities,
@@ -516,12 +516,8 @@ impl Evaluator {
 /// Maps Cedar's answer onto a decision. With `call`, a Deny made only by
 /// approval gates becomes RequireApproval (the caller then checks that an
 /// approval would allow it).
-fn interpret(
-    policies: &CompiledPolicies,
-    outcome: CedarOutcome,
-    call: Option<&ToolCall>,
-) -> Decision {
-    let CedarOutcome { allow, ids, errors } = outcome;
+fn interpret(policies: &CompiledPolicies, outcome: Answer, call: Option<&ToolCall>) -> Decision {
+    let Answer { allow, ids, errors } = outcome;
     let reasons: Vec<Arc<str>> = ids
         .iter()
         .map(|id| {

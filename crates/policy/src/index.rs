@@ -83,14 +83,14 @@ pub(crate) struct Slice {
 
 /// Cedar's answer, in parts the gate maps onto a decision.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Outcome {
+pub(crate) struct Answer {
     pub(crate) allow: bool,
     /// The determining policies, sorted.
     pub(crate) ids: Vec<String>,
     pub(crate) errors: Vec<DecisionError>,
 }
 
-impl Outcome {
+impl Answer {
     /// Cedar's answer over the whole set, as stock Cedar gives it.
     pub(crate) fn of(response: &cedar_policy::Response) -> Self {
         let mut ids: Vec<String> = response
@@ -289,8 +289,8 @@ impl PolicyIndex {
         let any_contextual = contextual.num_of_policies() > 0;
         // Context-free policies, evaluated once: permits and forbids apart, so that
         // both satisfied sets are known.
-        let permits = Outcome::of(&authorizer.is_authorized(request, &fixed_permits, &entities));
-        let forbids = Outcome::of(&authorizer.is_authorized(request, &fixed_forbids, &entities));
+        let permits = Answer::of(&authorizer.is_authorized(request, &fixed_permits, &entities));
+        let forbids = Answer::of(&authorizer.is_authorized(request, &fixed_forbids, &entities));
         let mut fixed_errors = permits.errors;
         fixed_errors.extend(forbids.errors);
         let slice = Arc::new(Slice {
@@ -321,11 +321,11 @@ impl PolicyIndex {
 impl Slice {
     /// Evaluates the contextual part for `request` and combines it with the fixed
     /// part into Cedar's answer.
-    pub(crate) fn decide(&self, request: &Request, authorizer: &Authorizer) -> Outcome {
+    pub(crate) fn decide(&self, request: &Request, authorizer: &Authorizer) -> Answer {
         let mut errors = self.fixed_errors.clone();
         let (mut permits, mut forbids) = (self.fixed_permits.clone(), self.fixed_forbids.clone());
         if let Some(set) = &self.contextual {
-            let part = Outcome::of(&authorizer.is_authorized(request, set, &self.entities));
+            let part = Answer::of(&authorizer.is_authorized(request, set, &self.entities));
             errors.extend(part.errors);
             // Allow: its reasons are the satisfied permits and no forbid is
             // satisfied. Deny: its reasons are the satisfied forbids; which permits
@@ -344,7 +344,7 @@ impl Slice {
             (false, Vec::new())
         };
         ids.sort_unstable();
-        Outcome { allow, ids, errors }
+        Answer { allow, ids, errors }
     }
 }
 

@@ -5,9 +5,9 @@ use std::path::Path;
 
 use mcpguard_policy::{AuditKey, ChainErrorKind, ChainHead, verify_chain, verify_chain_with_head};
 
-use crate::{Failure, Outcome, bad};
+use crate::{Exit, Failure, bad};
 
-pub(crate) fn audit_verify(log: &Path, key_env: &str, head: Option<&str>) -> Outcome {
+pub(crate) fn audit_verify(log: &Path, key_env: &str, head: Option<&str>) -> Exit {
     let key = AuditKey::from_env(key_env).map_err(|e| bad(e.to_string()))?;
     let head = head
         .map(|h| {

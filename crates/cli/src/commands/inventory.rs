@@ -7,14 +7,9 @@ use mcpguard_redact::Redactor;
 use serde_json::Value;
 
 use crate::commands::pin::tool_list;
-use crate::{Format, Outcome, bad, json_out, load};
+use crate::{Exit, Format, bad, json_out, load};
 
-pub(crate) fn inventory_check(
-    file: &Path,
-    tier: Tier,
-    tools: &[String],
-    format: Format,
-) -> Outcome {
+pub(crate) fn inventory_check(file: &Path, tier: Tier, tools: &[String], format: Format) -> Exit {
     let inventory = load(file)?;
     let report = if tools.is_empty() {
         LaunchGate::evaluate(&inventory, tier)
@@ -50,7 +45,7 @@ pub(crate) fn inventory_check(
     Ok(if report.passed() { 0 } else { 1 })
 }
 
-pub(crate) fn inventory_risk(file: &Path, format: Format) -> Outcome {
+pub(crate) fn inventory_risk(file: &Path, format: Format) -> Exit {
     let inventory = load(file)?;
     let mut rows: Vec<_> = inventory.tools().map(|(s, t)| (s, t, t.risk())).collect();
     rows.sort_by_key(|(_, _, r)| std::cmp::Reverse(r.score()));

@@ -5,7 +5,7 @@ use std::path::Path;
 use mcpguard_core::{Fingerprint, Inventory};
 use serde_json::Value;
 
-use crate::{Failure, Outcome, bad, load};
+use crate::{Exit, Failure, bad, load};
 
 /// The tool definitions of a `tools/list` output file.
 pub(crate) fn tool_list(tools: &Path) -> Result<Vec<Value>, Failure> {
@@ -44,7 +44,7 @@ pub(crate) fn fingerprints(tools: &Path) -> Result<Vec<(String, Fingerprint)>, F
         .collect()
 }
 
-pub(crate) fn pin(file: &Path, server: &str, tools: &Path, check: bool) -> Outcome {
+pub(crate) fn pin(file: &Path, server: &str, tools: &Path, check: bool) -> Exit {
     let inventory = load(file)?;
     let record = inventory
         .server(server)

@@ -6,7 +6,7 @@ use mcpguard_core::{Inventory, Tier};
 use mcpguard_policy::{CallState, Gate, PolicySource, ToolCall};
 use serde_json::Value;
 
-use crate::{Failure, Format, Outcome, bad, json_out, load};
+use crate::{Exit, Failure, Format, bad, json_out, load};
 
 pub(crate) fn policy_source(path: &Path, baseline: bool) -> Result<PolicySource, Failure> {
     let source = if baseline {
@@ -22,7 +22,7 @@ pub(crate) fn policy_source(path: &Path, baseline: bool) -> Result<PolicySource,
     .map_err(|e| bad(e.to_string()))
 }
 
-pub(crate) fn policy_validate(path: &Path, inventory: Option<&Path>) -> Outcome {
+pub(crate) fn policy_validate(path: &Path, inventory: Option<&Path>) -> Exit {
     let inventory = match inventory {
         Some(f) => load(f)?,
         None => Inventory::from_servers(Vec::new()).map_err(|e| bad(e.to_string()))?,
@@ -48,7 +48,7 @@ pub(crate) fn policy_explain(
     no_baseline: bool,
     tier: Tier,
     format: Format,
-) -> Outcome {
+) -> Exit {
     let inventory = load(inventory)?;
     let (tool_call, state) = read_call(call)?;
     let source = match policies {

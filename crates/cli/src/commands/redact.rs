@@ -5,9 +5,9 @@ use std::path::Path;
 
 use mcpguard_redact::{RedactingWriter, Redactor};
 
-use crate::{Outcome, bad};
+use crate::{Exit, bad};
 
-pub(crate) fn redact(file: Option<&Path>, check: bool) -> Outcome {
+pub(crate) fn redact(file: Option<&Path>, check: bool) -> Exit {
     let redactor = Redactor::new().map_err(|e| bad(e.to_string()))?;
     let mut input: Box<dyn Read> = match file {
         Some(f) => Box::new(
