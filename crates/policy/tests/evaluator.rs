@@ -1,0 +1,94 @@
+//! The evaluator is pure and the gate around it reads each call's state once.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use mcpguard_core::{Inventory, Tier};
+use mcpguard_policy::{
+    BuildErrorKind, CallState, Gate, MemorySessionStore, PolicySource, Principal, SessionKey,
+    SessionState, SessionStore, StoreError, ToolCall, Verdict,
+};
+
+/// A session store that counts its reads.
+#[derive(Debug, Default)]
+struct Counting {
+    inner: MemorySessionStore,
+    loads: AtomicUsize,
+}
+
+impl SessionStore for Counting {
+    fn load(&self, key: &SessionKey) -> Result<SessionState, StoreError> {
+        self.loads.fetch_add(1, Ordering::SeqCst);
+        self.inner.load(key)
+    }
+
+    fn merge(&self, key: &SessionKey, flags: SessionState) -> Result<(), StoreError> {
+        self.inner.merge(key, flags)
+    }
+}
+
+fn gate(store: Arc<Counting>) -> Gate {
+    Gate::builder()
+        .inventory(Inventory::load("../../examples/inventories/team.toml").unwrap())
+        .tier(Tier::Team)
+        .session_store(store)
+        .build()
+        .unwrap()
+}
+
+fn write() -> ToolCall {
+    ToolCall::new(Principal::new("ana"), "filesystem", "write_file")
+        .arguments(serde_json::json!({"path": "notes.md", "content": "hi"}))
+        .session("s")
+}
+
+#[test]
+fn the_evaluator_reads_no_store() {
+    let store = Arc::new(Counting::default());
+    let gate = gate(store.clone());
+    let evaluator = gate.evaluator();
+    let state = CallState::new(SessionState::with(true, false));
+    let first = evaluator.evaluate(&write(), &state);
+    for _ in 0..3 {
+        assert_eq!(evaluator.evaluate(&write(), &state), first);
+    }
+    assert_eq!(first.verdict(), Verdict::RequireApproval);
+    assert_eq!(store.loads.load(Ordering::SeqCst), 0);
+    // The state is what decides: approved, the same call runs.
+    let approved = evaluator.evaluate(&write(), &state.approved(true));
+    assert_eq!(approved.verdict(), Verdict::Allow);
+}
+
+/// Before the reshaping, an approval-gated call loaded its session twice (the
+/// decision re-entered itself to ask whether an approval would allow it).
+#[test]
+fn an_approval_gated_call_reads_its_session_once() {
+    let store = Arc::new(Counting::default());
+    let gate = gate(store.clone());
+    assert_eq!(gate.authorize(&write()).verdict(), Verdict::RequireApproval);
+    assert_eq!(store.loads.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn a_swap_replaces_the_evaluator_and_keeps_the_old_one_for_its_holders() {
+    let gate = gate(Arc::new(Counting::default()));
+    let before = gate.evaluator();
+    gate.swap_policies(&PolicySource::empty()).unwrap();
+    let call = ToolCall::new(Principal::new("ana"), "filesystem", "read_text_file");
+    assert_eq!(
+        before.evaluate(&call, &CallState::default()).verdict(),
+        Verdict::Allow
+    );
+    assert_eq!(gate.authorize(&call).verdict(), Verdict::Deny);
+    assert!(gate.evaluator().policy_ids().is_empty());
+}
+
+#[test]
+fn errors_keep_their_source() {
+    let err = PolicySource::empty()
+        .with_file("/nonexistent/policies.cedar")
+        .unwrap_err();
+    assert_eq!(err.kind(), BuildErrorKind::Io);
+    let source = std::error::Error::source(&err).expect("the I/O error is kept");
+    assert!(source.downcast_ref::<std::io::Error>().is_some());
+}
