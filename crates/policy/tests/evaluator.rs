@@ -1,4 +1,5 @@
 //! The evaluator is pure and the gate around it reads each call's state once.
+#![allow(clippy::unwrap_used, reason = "test helpers fail loudly")]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
