@@ -1,5 +1,6 @@
 //! Arbitrary tool calls against a gate built from the example inventory: never a
-//! panic, unknown tools always Deny, and the index agrees with stock Cedar.
+//! panic, unknown tools always Deny, and the index agrees with stock Cedar. Inputs
+//! in `ToolCall`'s JSON form are read as such.
 #![no_main]
 
 use std::sync::LazyLock;
@@ -25,7 +26,13 @@ static GATE: LazyLock<Gate> = LazyLock::new(|| {
         .expect("the gate builds")
 });
 
-fuzz_target!(|data: &[u8]| {
+/// The call in `ToolCall`'s JSON form (the one `mcpguard policy explain` and the
+/// verdict corpus read) when the input is one; otherwise fields picked from the
+/// bytes.
+fn call_of(data: &[u8]) -> ToolCall {
+    if let Ok(call) = serde_json::from_slice::<ToolCall>(data) {
+        return call;
+    }
     let v: Value = serde_json::from_slice(data).unwrap_or(Value::Null);
     let text = |k: &str, i: usize| {
         v.get(k)
@@ -50,12 +57,15 @@ fuzz_target!(|data: &[u8]| {
             principal = principal.in_group(g);
         }
     }
-    let (server, tool) = (text("server", 1), text("tool", 2));
-    let call = ToolCall::new(principal, server.clone(), tool.clone())
+    ToolCall::new(principal, text("server", 1), text("tool", 2))
         .arguments(v.get("arguments").cloned().unwrap_or(Value::Null))
-        .session(text("session", 3));
+        .session(text("session", 3))
+}
+
+fuzz_target!(|data: &[u8]| {
+    let call = call_of(data);
     let decision = GATE.authorize(&call);
-    if INVENTORY.tool(&server, &tool).is_none() {
+    if call.action().is_none() && INVENTORY.tool(call.server(), call.tool()).is_none() {
         assert_eq!(decision.verdict(), Verdict::Deny);
     }
     let full = GATE
