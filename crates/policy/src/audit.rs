@@ -141,11 +141,26 @@ pub struct AuditEvent {
     pub sanitized: Option<mcpguard_core::Sanitized>,
 }
 
-/// An audit sink that could not record an event.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("audit sink error: {message}")]
+/// An audit sink that could not record an event. Its `source()` is the I/O error
+/// behind it, where there is one.
+#[derive(Debug, Clone)]
 pub struct AuditError {
     message: String,
+    source: Option<std::sync::Arc<std::io::Error>>,
+}
+
+impl fmt::Display for AuditError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "audit sink error: {}", self.message)
+    }
+}
+
+impl std::error::Error for AuditError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
 }
 
 impl AuditError {
@@ -153,9 +168,26 @@ impl AuditError {
     pub fn new(message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
+            source: None,
+        }
+    }
+
+    /// An error with a message and the I/O error that caused it.
+    pub fn io(message: impl Into<String>, source: std::io::Error) -> Self {
+        Self {
+            message: message.into(),
+            source: Some(std::sync::Arc::new(source)),
         }
     }
 }
+
+impl PartialEq for AuditError {
+    fn eq(&self, other: &Self) -> bool {
+        self.message == other.message
+    }
+}
+
+impl Eq for AuditError {}
 
 /// Where audit events go. `record` is called before a call runs (`started`) and
 /// after it ends; an error before the call denies it unless the gate is told

@@ -367,20 +367,20 @@ impl JsonLinesSink<File> {
             .read(true)
             .append(true)
             .open(path)
-            .map_err(|e| AuditError::new(format!("cannot open the audit log `{shown}`: {e}")))?;
+            .map_err(|e| AuditError::io(format!("cannot open the audit log `{shown}`: {e}"), e))?;
         file.try_lock().map_err(|e| match e {
             std::fs::TryLockError::WouldBlock => AuditError::new(format!(
                 "the audit log `{shown}` is in use by another writer (it holds the file's lock); \
                  give each process its own log"
             )),
             std::fs::TryLockError::Error(e) => {
-                AuditError::new(format!("cannot lock the audit log `{shown}`: {e}"))
+                AuditError::io(format!("cannot lock the audit log `{shown}`: {e}"), e)
             }
         })?;
         let mut existing = Vec::new();
         file.seek(SeekFrom::Start(0))
             .and_then(|_| file.read_to_end(&mut existing))
-            .map_err(|e| AuditError::new(format!("cannot read the audit log `{shown}`: {e}")))?;
+            .map_err(|e| AuditError::io(format!("cannot read the audit log `{shown}`: {e}"), e))?;
         let summary = verify_chain(existing.as_slice(), &key).map_err(|e| {
             AuditError::new(format!("the audit log `{shown}` cannot be continued: {e}"))
         })?;
@@ -416,7 +416,7 @@ impl<W: Write + Send> AuditSink for JsonLinesSink<W> {
         writer
             .write_all(line.as_bytes())
             .and_then(|()| writer.flush())
-            .map_err(|e| AuditError::new(format!("cannot write: {e}")))?;
+            .map_err(|e| AuditError::io(format!("cannot write: {e}"), e))?;
         head.lines = seq;
         head.mac = mac;
         let published = head.clone();

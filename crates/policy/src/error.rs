@@ -89,6 +89,10 @@ impl std::error::Error for BuildError {
 
 /// A session or approval store that could not answer. The gate denies the call
 /// when it cannot read the state it decides on.
+///
+/// It keeps no `source()` on purpose: a store client's own errors (Redis's among
+/// them) can quote the connection URL, password included; the message says what
+/// failed without it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("store error: {message}")]
 pub struct StoreError {
