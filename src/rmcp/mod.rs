@@ -107,7 +107,16 @@ pub use ::rmcp as sdk;
 
 /// A server handler [`Guarded`] can wrap: an rmcp `ServerHandler` of the rmcp
 /// version mcpguard was built with ([`sdk`]). Implemented for every such handler;
-/// a handler of another rmcp version does not compile, with a message saying why.
+/// a handler of another rmcp version (or none) does not compile, with a message
+/// saying why:
+///
+/// ```compile_fail
+/// # use std::sync::Arc;
+/// # fn gate() -> Arc<mcpguard::policy::Gate> { unimplemented!() }
+/// #[derive(Clone)]
+/// struct NotAHandler; // as a handler of another rmcp version looks to this one
+/// let _ = mcpguard::rmcp::Guarded::new(NotAHandler, gate(), "workspace");
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a `ServerHandler` of the rmcp version mcpguard is built with",
     label = "not a `mcpguard::rmcp::sdk::ServerHandler`",
