@@ -111,11 +111,12 @@ pub use ::rmcp as sdk;
 /// saying why:
 ///
 /// ```compile_fail
-/// # use std::sync::Arc;
-/// # fn gate() -> Arc<mcpguard::policy::Gate> { unimplemented!() }
+/// use std::sync::Arc;
 /// #[derive(Clone)]
 /// struct NotAHandler; // as a handler of another rmcp version looks to this one
-/// let _ = mcpguard::rmcp::Guarded::new(NotAHandler, gate(), "workspace");
+/// fn wrap(gate: Arc<mcpguard::policy::Gate>) {
+///     let _ = mcpguard::rmcp::Guarded::new(NotAHandler, gate, "workspace");
+/// }
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a `ServerHandler` of the rmcp version mcpguard is built with",
