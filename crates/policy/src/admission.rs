@@ -33,6 +33,7 @@ use crate::audit::{AuditEvent, AuditOutcome};
 use crate::call::ToolCall;
 use crate::decision::{ApprovalRequest, Decision, DecisionError, DecisionErrorKind, Verdict};
 use crate::error::StoreError;
+use crate::evaluator::Evaluator;
 use crate::gate::{Gate, session_key};
 use crate::question;
 use crate::state::{ApprovalGrant, SessionKey, SessionState};
@@ -441,8 +442,9 @@ pub struct Permit<'g> {
     event: Box<AuditEvent>,
     start: Instant,
     session: SessionKey,
+    /// What the call does to its session; `tainted` also means its output is
+    /// untrusted (sanitized, labelled so).
     marks: SessionState,
-    untrusted: bool,
     finished: bool,
 }
 
@@ -450,7 +452,7 @@ impl Permit<'_> {
     /// Whether the inventory marks this call's output as untrusted (an adapter
     /// labels the result with it).
     pub fn untrusted_output(&self) -> bool {
-        self.untrusted
+        self.marks.tainted
     }
 
     /// The id of the call in the audit trail.
@@ -477,7 +479,7 @@ impl Permit<'_> {
         let rules = self.gate.output;
         let mut output = Output::new(
             rules.redact_results.then_some(&self.gate.redactor),
-            rules.sanitize_untrusted_output && self.untrusted,
+            rules.sanitize_untrusted_output && self.marks.tainted,
         );
         let (verdict, error) = match &mut outcome {
             Ok(value) => {
@@ -544,8 +546,17 @@ impl fmt::Debug for Permit<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Permit")
             .field("call_id", &self.event.call_id)
-            .field("untrusted_output", &self.untrusted)
+            .field("untrusted_output", &self.marks.tainted)
             .finish_non_exhaustive()
+    }
+}
+
+/// The audit outcome of a decision, before any handler runs.
+fn decided(verdict: Verdict) -> AuditOutcome {
+    match verdict {
+        Verdict::Allow => AuditOutcome::Started,
+        Verdict::RequireApproval => AuditOutcome::NeedsApproval,
+        Verdict::Deny => AuditOutcome::Denied,
     }
 }
 
@@ -567,34 +578,29 @@ impl Gate {
     /// [`Admission::Refuse`]. An allowed call whose `started` event cannot be
     /// recorded is refused, unless [`crate::GateBuilder::allow_unaudited_calls`].
     pub fn admit(&self, call: &ToolCall) -> Admission<'_> {
-        self.admit_decided(call, self.authorize(call), None)
+        self.admit_with(call, None)
     }
 
     /// [`Gate::admit`] for a call a person approved: the grant is checked and used
     /// up as in [`Gate::authorize_approved`], and the approver is recorded.
     pub fn admit_approved(&self, call: &ToolCall, grant: &ApprovalGrant) -> Admission<'_> {
-        let decision = self.authorize_approved(call, grant);
-        self.admit_decided(call, decision, Some(grant.approver()))
+        self.admit_with(call, Some(grant))
     }
 
-    fn admit_decided(
-        &self,
-        call: &ToolCall,
-        decision: Decision,
-        approver: Option<&str>,
-    ) -> Admission<'_> {
-        let redacted = self.redacted_call(call);
-        let outcome = match decision.verdict() {
-            Verdict::Allow => AuditOutcome::Started,
-            Verdict::RequireApproval => AuditOutcome::NeedsApproval,
-            Verdict::Deny => AuditOutcome::Denied,
-        };
+    /// One evaluator answers for the whole admission: the decision, the target
+    /// in the events and what the call does to its session come from the same
+    /// model, even if the policies are swapped meanwhile.
+    fn admit_with(&self, call: &ToolCall, grant: Option<&ApprovalGrant>) -> Admission<'_> {
+        let evaluator = self.evaluator();
+        let decision = self.decide(&evaluator, call, grant);
+        let redacted = self.redact_call(&evaluator, call);
+        let outcome = decided(decision.verdict());
         // The question is made from the same redacted call as the event.
         let question = (decision.verdict() == Verdict::RequireApproval).then(|| {
-            let profile = self.tool_profile(call.server(), call.tool());
-            question::ask(&redacted, profile.as_ref(), call, &decision, &self.redactor)
+            let profile = evaluator.tool_profile(call.server(), call.tool());
+            question::ask(&redacted, profile, call, &decision, &self.redactor)
         });
-        let approver = approver.map(|a| self.redactor.redact(a).into_owned());
+        let approver = grant.map(|g| self.redactor.redact(g.approver()).into_owned());
         let event = redacted.into_event(&decision, self.call_id(), outcome, approver);
         let recorded = self.audit.record(&event);
         match decision.verdict() {
@@ -633,14 +639,12 @@ impl Gate {
                         ));
                     }
                 }
-                let (untrusted, marks) = self.session_marks(call);
                 Admission::Run(Permit {
                     gate: self,
                     event: Box::new(event),
                     start: Instant::now(),
                     session: session_key(call),
-                    marks,
-                    untrusted,
+                    marks: evaluator.session_marks(call),
                     finished: false,
                 })
             }
@@ -669,18 +673,21 @@ impl Gate {
     /// The audit event of a decision about `call`, with every text redacted. Its
     /// outcome is `denied`, `needs_approval` or `started`.
     pub fn audit_event(&self, call: &ToolCall, decision: &Decision) -> AuditEvent {
-        let outcome = match decision.verdict() {
-            Verdict::Allow => AuditOutcome::Started,
-            Verdict::RequireApproval => AuditOutcome::NeedsApproval,
-            Verdict::Deny => AuditOutcome::Denied,
-        };
-        self.redacted_call(call)
-            .into_event(decision, self.call_id(), outcome, None)
+        self.redacted_call(call).into_event(
+            decision,
+            self.call_id(),
+            decided(decision.verdict()),
+            None,
+        )
     }
 
     /// The call with every text it carries passed through the gate's redactor
     /// (see [`RedactedCall`]).
     pub fn redacted_call(&self, call: &ToolCall) -> RedactedCall {
+        self.redact_call(&self.evaluator(), call)
+    }
+
+    fn redact_call(&self, evaluator: &Evaluator, call: &ToolCall) -> RedactedCall {
         let redact = |s: &str| self.redactor.redact(s).into_owned();
         let mut arguments = call.arguments_value().clone();
         self.redactor.redact_json(&mut arguments);
@@ -690,7 +697,7 @@ impl Gate {
             session: call.session_id().map(redact),
             server: redact(call.server()),
             tool: redact(call.tool()),
-            target: self.target_of(call).map(|t| redact(&t)),
+            target: evaluator.target_of(call).map(|t| redact(&t)),
             purpose: call.purpose_text().map(redact),
             arguments,
         }

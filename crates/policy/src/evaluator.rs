@@ -117,10 +117,6 @@ impl Evaluator {
         Ok(Self::new(Arc::clone(&self.model), compiled, self.tier))
     }
 
-    pub(crate) fn model(&self) -> &Model {
-        &self.model
-    }
-
     /// Decides a call in `state`. Never panics; anything that cannot be evaluated
     /// is a Deny, with the cause in [`Decision::errors`] or the reasons.
     ///
@@ -295,6 +291,37 @@ impl Evaluator {
     /// reach and whether its output is untrusted. `None` for a tool not in it.
     pub fn tool_profile(&self, server: &str, tool: &str) -> Option<&ToolProfile> {
         self.model.tool(server, tool).map(|entry| &entry.profile)
+    }
+
+    /// What running `call` does to its session: taint when what it reads may be
+    /// hostile (the tool's output is untrusted; a server's resources and prompts
+    /// when it is third-party or has a tool with untrusted output), private data
+    /// seen for confidential-or-above data. Nothing for what the model lacks.
+    pub(crate) fn session_marks(&self, call: &ToolCall) -> SessionState {
+        if call.action().is_some() {
+            return self
+                .model
+                .server_flags
+                .get(call.server())
+                .map_or(SessionState::new(), |f| {
+                    SessionState::with(f.tainted, f.private)
+                });
+        }
+        self.model
+            .tool(call.server(), call.tool())
+            .map_or(SessionState::new(), |e| {
+                SessionState::with(e.untrusted_output, e.private)
+            })
+    }
+
+    /// The target of a call: the inventory's `target` argument of its tool, or
+    /// the subject (URI, prompt name) of a server action.
+    pub(crate) fn target_of(&self, call: &ToolCall) -> Option<String> {
+        if call.action().is_some() {
+            return Some(call.tool().to_owned());
+        }
+        self.tool_profile(call.server(), call.tool())?
+            .target_of(call.arguments_value())
     }
 
     /// The tier calls are decided in (`context.tier`).

@@ -277,11 +277,7 @@ impl Gate {
     /// Decides a call in the state its session is in. Never panics; anything that
     /// cannot be evaluated (the session store too) is a Deny.
     pub fn authorize(&self, call: &ToolCall) -> Decision {
-        let decision = match self.call_state(call) {
-            Ok(state) => self.evaluator().evaluate(call, &state),
-            Err(d) => d,
-        };
-        self.released(decision)
+        self.decide(&self.evaluator(), call, None)
     }
 
     /// Decides a call that a person approved. The grant must be for exactly this
@@ -290,16 +286,25 @@ impl Gate {
     /// `context.approved`, so an approval lifts only approval gates: any other
     /// forbid still denies.
     pub fn authorize_approved(&self, call: &ToolCall, grant: &ApprovalGrant) -> Decision {
-        if call.action().is_some() {
-            return self.authorize(call);
-        }
-        let decision = self
-            .approvals
-            .redeem(call, grant)
+        self.decide(&self.evaluator(), call, Some(grant))
+    }
+
+    /// The decision about `call` by `evaluator`, in its session's state (approved,
+    /// with a grant that redeems for it), released.
+    pub(crate) fn decide(
+        &self,
+        evaluator: &Evaluator,
+        call: &ToolCall,
+        grant: Option<&ApprovalGrant>,
+    ) -> Decision {
+        // A server action needs no approval: a grant changes nothing for it.
+        let grant = grant.filter(|_| call.action().is_none());
+        let decision = grant
+            .map_or(Ok(()), |grant| self.approvals.redeem(call, grant))
             .and_then(|()| self.call_state(call))
             .map_or_else(
                 |d| d,
-                |state| self.evaluator().evaluate(call, &state.approved(true)),
+                |state| evaluator.evaluate(call, &state.approved(grant.is_some())),
             );
         self.released(decision)
     }
@@ -338,40 +343,6 @@ impl Gate {
         self.evaluator().tool_profile(server, tool).cloned()
     }
 
-    /// Whether the inventory marks what `call` reads as untrusted: the tool's
-    /// output, or a server's resources and prompts (third-party, or a tool with
-    /// untrusted output).
-    pub(crate) fn session_marks(&self, call: &ToolCall) -> (bool, SessionState) {
-        let evaluator = self.evaluator();
-        let model = evaluator.model();
-        if call.action().is_some() {
-            return model
-                .server_flags
-                .get(call.server())
-                .map_or((false, SessionState::new()), |f| {
-                    (f.tainted, SessionState::with(f.tainted, f.private))
-                });
-        }
-        model
-            .tool(call.server(), call.tool())
-            .map_or((false, SessionState::new()), |e| {
-                (
-                    e.untrusted_output,
-                    SessionState::with(e.untrusted_output, e.private),
-                )
-            })
-    }
-
-    /// The target argument of a call, by the inventory's rule for its tool.
-    pub(crate) fn target_of(&self, call: &ToolCall) -> Option<String> {
-        if call.action().is_some() {
-            return Some(call.tool().to_owned());
-        }
-        self.evaluator()
-            .tool_profile(call.server(), call.tool())?
-            .target_of(call.arguments_value())
-    }
-
     /// A fresh id for a call's audit events.
     pub(crate) fn call_id(&self) -> String {
         let n = self.calls.fetch_add(1, Ordering::Relaxed);
@@ -400,7 +371,7 @@ impl Gate {
     /// The session store could not record it; the embedder should treat the
     /// session as tainted.
     pub fn record_outcome(&self, call: &ToolCall) -> Result<(), StoreError> {
-        let (_, marks) = self.session_marks(call);
+        let marks = self.evaluator().session_marks(call);
         self.mark_session(&session_key(call), marks)
     }
 

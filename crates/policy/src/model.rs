@@ -108,8 +108,9 @@ pub(crate) struct ToolAttrs {
 }
 
 impl ToolAttrs {
-    pub(crate) fn of(server: &ServerRecord, tool: &ToolProfile) -> Self {
-        let provenance = ServerAttrs::of(server);
+    /// The attributes of `tool` of `server`, whose own attributes (`provenance`)
+    /// it mirrors.
+    pub(crate) fn of(server: &ServerRecord, provenance: &ServerAttrs, tool: &ToolProfile) -> Self {
         Self {
             name: tool.name.to_string(),
             server: server.id.to_string(),
@@ -126,7 +127,7 @@ impl ToolAttrs {
             approval_required: tool.approval_required,
             risk: i64::from(tool.risk().score()),
             third_party: provenance.third_party,
-            review: provenance.review,
+            review: provenance.review.clone(),
         }
     }
 
@@ -427,9 +428,10 @@ impl Model {
         let mut tools = HashMap::new();
         for server in inventory.servers() {
             let server_uid = uid(&server_type, server.id.as_str());
+            let server_attrs = ServerAttrs::of(server);
             let server_entity = Entity::new(
                 server_uid.clone(),
-                ServerAttrs::of(server).to_cedar().into_iter().collect(),
+                server_attrs.to_cedar().into_iter().collect(),
                 HashSet::new(),
             )
             .map_err(schema_error)?;
@@ -438,7 +440,10 @@ impl Model {
                 let tool_uid = uid(&tool_type, &key);
                 let entity = Entity::new(
                     tool_uid.clone(),
-                    ToolAttrs::of(server, tool).to_cedar().into_iter().collect(),
+                    ToolAttrs::of(server, &server_attrs, tool)
+                        .to_cedar()
+                        .into_iter()
+                        .collect(),
                     HashSet::from([server_uid.clone()]),
                 )
                 .map_err(schema_error)?;
@@ -668,7 +673,7 @@ destination = { argument = "url", kind = "url" }
             declared(&schema, "entityTypes", "Server")
         );
         assert_eq!(
-            produced(&ToolAttrs::of(&server, tool).to_cedar()),
+            produced(&ToolAttrs::of(&server, &ServerAttrs::of(&server), tool).to_cedar()),
             declared(&schema, "entityTypes", "Tool")
         );
         assert_eq!(
