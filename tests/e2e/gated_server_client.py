@@ -269,16 +269,22 @@ async def production_session(binary: str, root: pathlib.Path, audit: pathlib.Pat
         )
         check((root / "notes.md").exists() and not approver.asked, "the denied delete neither ran nor asked")
 
-        # Every call in the production tier needs approval: a read is asked about.
+        # Reads stay fast in the production tier: nobody is asked.
         read = await client.call_tool("read_file", {"path": "notes.md"})
+        calls += 1
+        check(not read.is_error and text_of(read) == "meeting at noon\n" and not approver.asked, "a read runs in production without asking", read)
+
+        # A write is asked about, through elicitation on an older client.
+        wrote = await client.call_tool("write_file", {"path": "out/prod.md", "content": "p"})
         calls += 2  # one request, two decisions: needs approval, then approved
-        check(len(approver.asked) == 1 and "read_file" in approver.asked[0], "an older client is asked through elicitation", read)
-        check(not read.is_error and text_of(read) == "meeting at noon\n", "the elicited approval lets the read run", read)
+        check(len(approver.asked) == 1 and "write_file" in approver.asked[0], "an older client is asked through elicitation", wrote)
+        check(not wrote.is_error and (root / "out/prod.md").exists(), "the elicited approval lets the write run", wrote)
 
         approver.answer = "decline"
-        refused = await client.call_tool("read_file", {"path": "notes.md"})
+        refused = await client.call_tool("write_file", {"path": "out/prod2.md", "content": "q"})
         calls += 2  # needs approval, then denied as declined
         check(refused.is_error and "declined" in text_of(refused), "a declined elicitation refuses the call", refused)
+        check(not (root / "out/prod2.md").exists(), "the declined write did not run")
     return calls
 
 

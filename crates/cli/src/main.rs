@@ -92,9 +92,10 @@ enum InventoryCommand {
         /// definitions are linted (control `tool-definitions-clean`).
         #[arg(long = "tools", value_name = "SERVER=FILE")]
         tools: Vec<String>,
-        /// Output format.
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
+        /// Output format: a table, JSON, Markdown (for a pull-request comment) or
+        /// SARIF 2.1.0 (for code-scanning interfaces).
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
     },
     /// Every tool ranked by risk, with its factors.
     Risk {
@@ -180,6 +181,15 @@ impl From<TierArg> for Tier {
 pub(crate) enum Format {
     Text,
     Json,
+}
+
+/// The formats of the launch report.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ReportFormat {
+    Text,
+    Json,
+    Markdown,
+    Sarif,
 }
 
 /// A failure to report: the message and the exit status.

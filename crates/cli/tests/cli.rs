@@ -57,9 +57,11 @@ fn err(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// A scratch directory for one test.
+/// A scratch directory for one test, empty: process ids are reused, so a
+/// directory left by an earlier run may carry its files.
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("mcpguard-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
@@ -89,6 +91,171 @@ fn inventory_check_passes_fails_and_refuses() {
     let o = mcpguard(&["inventory", "check", TEAM, "--tier", "staging"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(err(&o).contains("staging"), "{}", err(&o));
+}
+
+/// Two servers with two credentials each; `deploy` of `github` is shared by the
+/// personal tier and production. `db` has no owner.
+const SHARED_CREDENTIAL: &str = r#"version = 1
+
+[[servers]]
+id = "github"
+owner = "platform-team"
+transport = "stdio"
+provenance = { kind = "first_party" }
+credentials = [
+  { name = "dev", env = "GH_DEV_TOKEN", tiers = ["personal", "team"] },
+  { name = "deploy", vault = "vault://kv/github#deploy", tiers = ["personal", "production"] },
+]
+data_classes = ["internal"]
+
+[[servers.tools]]
+name = "search"
+actions = ["read"]
+reach = "none"
+
+[[servers]]
+id = "db"
+transport = "stdio"
+provenance = { kind = "first_party" }
+credentials = [
+  { name = "replica", env = "DB_REPLICA_DSN", tiers = ["team"] },
+  { name = "primary", vault = "vault://kv/db#dsn", tiers = ["production"] },
+]
+data_classes = ["production"]
+
+[[servers.tools]]
+name = "migrate"
+actions = ["write"]
+reach = "internal"
+"#;
+
+#[test]
+fn a_credential_shared_with_production_fails_every_tier_in_every_format() {
+    let dir = scratch("shared-credential");
+    let file = dir.join("inventory.toml");
+    std::fs::write(&file, SHARED_CREDENTIAL).unwrap();
+    let file = file.to_str().unwrap();
+    for tier in ["personal", "team", "production"] {
+        let o = mcpguard(&["inventory", "check", file, "--tier", tier]);
+        assert_eq!(o.status.code(), Some(1), "{tier}: {}", err(&o));
+        let text = out(&o);
+        let row = |control: &str| {
+            text.lines()
+                .find(|l| l.trim_start().starts_with(control))
+                .unwrap_or_default()
+                .to_owned()
+        };
+        assert!(
+            row("credential-tiers").ends_with("FAIL (1)"),
+            "{tier}: {text}"
+        );
+        assert!(text.contains("credential `deploy`"), "{tier}: {text}");
+        assert!(!text.contains("credential `dev`"), "{tier}: {text}");
+        // A missing owner loads and fails its control.
+        assert!(row("owner-present").ends_with("FAIL (1)"), "{tier}: {text}");
+    }
+    let o = mcpguard(&[
+        "inventory",
+        "check",
+        file,
+        "--tier",
+        "team",
+        "--format",
+        "markdown",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let md = out(&o);
+    assert!(
+        md.starts_with("### mcpguard launch gate `team`: FAIL"),
+        "{md}"
+    );
+    assert!(md.contains("| `credential-tiers` | **FAIL** (1) |"), "{md}");
+    assert!(
+        md.contains("| control | server | tool | tier | what to do |"),
+        "{md}"
+    );
+    assert!(
+        md.lines().any(|l| l
+            .starts_with("| `approval-required` | `db` | `migrate` | team | changes production")),
+        "{md}"
+    );
+    let o = mcpguard(&[
+        "inventory",
+        "check",
+        file,
+        "--tier",
+        "production",
+        "--format",
+        "sarif",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let sarif: serde_json::Value = serde_json::from_str(&out(&o)).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+    let run = &sarif["runs"][0];
+    assert_eq!(run["tool"]["driver"]["name"], "mcpguard");
+    let results = run["results"].as_array().unwrap();
+    let rule = |id: &str| results.iter().find(|r| r["ruleId"] == id).unwrap();
+    let tiers = rule("credential-tiers");
+    assert_eq!(tiers["properties"]["server"], "github");
+    assert_eq!(tiers["properties"]["tier"], "production");
+    let location = &tiers["locations"][0]["physicalLocation"];
+    assert!(
+        location["artifactLocation"]["uri"]
+            .as_str()
+            .unwrap()
+            .ends_with("inventory.toml")
+    );
+    assert_eq!(
+        location["region"]["startLine"], 3,
+        "the `[[servers]]` of github"
+    );
+    let approval = rule("approval-required");
+    assert_eq!(approval["properties"]["tool"], "migrate");
+    assert_eq!(
+        approval["locations"][0]["physicalLocation"]["region"]["startLine"], 29,
+        "the `[[servers.tools]]` of migrate"
+    );
+    let index = usize::try_from(tiers["ruleIndex"].as_u64().unwrap()).unwrap();
+    assert_eq!(
+        run["tool"]["driver"]["rules"][index]["id"],
+        "credential-tiers"
+    );
+}
+
+#[test]
+fn an_unusable_inventory_reports_every_problem_and_exits_2() {
+    let dir = scratch("many-problems");
+    let file = dir.join("inventory.toml");
+    let broken = SHARED_CREDENTIAL
+        .replace(r#"transport = "stdio""#, r#"transport = "pigeon""#)
+        .replace(
+            r#"reach = "internal""#,
+            r#"reach = "internal"
+colour = "blue""#,
+        );
+    std::fs::write(&file, broken).unwrap();
+    let o = mcpguard(&[
+        "inventory",
+        "check",
+        file.to_str().unwrap(),
+        "--tier",
+        "team",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = err(&o);
+    assert!(e.contains("3 problems"), "{e}");
+    assert!(
+        e.contains(":6:13: at `servers[0].transport` in server `github`"),
+        "{e}"
+    );
+    assert!(
+        e.contains("in server `db`: unknown variant `pigeon`"),
+        "{e}"
+    );
+    assert!(
+        e.contains("at `servers[1].tools[0].colour` in server `db`"),
+        "{e}"
+    );
 }
 
 #[test]

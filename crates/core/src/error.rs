@@ -5,16 +5,63 @@ use std::fmt;
 
 /// An inventory that could not be read, parsed or accepted.
 ///
-/// The message names the file, the line and column (for syntax and type errors) or
-/// the path inside the document (for example `servers[1].tools[0].name`), and what
-/// to write instead. Values that might be secrets are never part of it.
+/// It holds every problem found in one pass ([`InventoryError::problems`]): a file
+/// that cannot be read, is not TOML or JSON, or has the wrong `version` has just
+/// that one; otherwise each unknown, missing or mistyped field, each inline
+/// credential and each inconsistency is reported, across all servers and tools.
+///
+/// Each problem names the file, the line and column where the format has them,
+/// the path inside the document (for example `servers[1].tools[0].name`), the
+/// server by its id, and what to write instead. Values that might be secrets are
+/// never part of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InventoryError {
-    kind: InventoryErrorKind,
     origin: String,
-    position: Option<Position>,
-    path: Option<String>,
-    message: String,
+    /// Never empty.
+    problems: Vec<Problem>,
+}
+
+/// One problem of an inventory: what, where, and what to write instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Problem {
+    /// What went wrong.
+    pub kind: InventoryErrorKind,
+    /// Line and column in the file, when the format and the parser know them.
+    pub position: Option<Position>,
+    /// The path inside the document, such as `servers[1].owner`.
+    pub path: Option<String>,
+    /// The id of the server the problem is in, when it has a valid one.
+    pub server: Option<String>,
+    /// The problem and what to write instead, without the location.
+    pub message: String,
+}
+
+impl Problem {
+    pub(crate) fn new(kind: InventoryErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            position: None,
+            path: None,
+            server: None,
+            message: message.into(),
+        }
+    }
+
+    fn write_location(&self, f: &mut fmt::Formatter<'_>, origin: &str) -> fmt::Result {
+        f.write_str(origin)?;
+        if let Some(p) = self.position {
+            write!(f, ":{}:{}", p.line, p.column)?;
+        }
+        if let Some(path) = &self.path {
+            write!(f, ": at `{path}`")?;
+        }
+        if let Some(server) = &self.server {
+            let sep = if self.path.is_some() { " in" } else { ":" };
+            write!(f, "{sep} server `{server}`")?;
+        }
+        Ok(())
+    }
 }
 
 /// What went wrong with an inventory, for callers that branch on it.
@@ -61,30 +108,49 @@ impl Position {
 }
 
 impl InventoryError {
+    /// An error with a single problem.
     pub(crate) fn new(kind: InventoryErrorKind, origin: &str, message: impl Into<String>) -> Self {
         Self {
-            kind,
             origin: origin.to_owned(),
-            position: None,
-            path: None,
-            message: message.into(),
+            problems: vec![Problem::new(kind, message)],
         }
     }
 
+    /// An error with these problems, or `None` when there are none.
+    pub(crate) fn from_problems(origin: &str, problems: Vec<Problem>) -> Option<Self> {
+        (!problems.is_empty()).then(|| Self {
+            origin: origin.to_owned(),
+            problems,
+        })
+    }
+
     pub(crate) fn at(mut self, position: Option<Position>) -> Self {
-        self.position = position;
+        if let Some(first) = self.problems.first_mut() {
+            first.position = position;
+        }
         self
     }
 
     pub(crate) fn in_path(mut self, path: impl Into<String>) -> Self {
         let path = path.into();
-        self.path = (!path.is_empty() && path != ".").then_some(path);
+        if let Some(first) = self.problems.first_mut() {
+            first.path = (!path.is_empty() && path != ".").then_some(path);
+        }
         self
     }
 
-    /// What went wrong.
+    fn first(&self) -> Option<&Problem> {
+        self.problems.first()
+    }
+
+    /// Every problem found, in document order.
+    pub fn problems(&self) -> &[Problem] {
+        &self.problems
+    }
+
+    /// What went wrong (of the first problem).
     pub fn kind(&self) -> InventoryErrorKind {
-        self.kind
+        self.first().map_or(InventoryErrorKind::Invalid, |p| p.kind)
     }
 
     /// The file name, or the origin the caller gave for an in-memory document.
@@ -92,32 +158,40 @@ impl InventoryError {
         &self.origin
     }
 
-    /// Line and column, when the parser knows them.
+    /// Line and column of the first problem, when the parser knows them.
     pub fn position(&self) -> Option<Position> {
-        self.position
+        self.first().and_then(|p| p.position)
     }
 
-    /// The path inside the document, such as `servers[1].owner`, when known.
+    /// The path inside the document of the first problem, such as
+    /// `servers[1].owner`, when known.
     pub fn path(&self) -> Option<&str> {
-        self.path.as_deref()
+        self.first().and_then(|p| p.path.as_deref())
     }
 
-    /// The problem and what to write instead, without the location.
+    /// The first problem and what to write instead, without the location.
     pub fn message(&self) -> &str {
-        &self.message
+        self.first().map_or("", |p| p.message.as_str())
     }
 }
 
 impl fmt::Display for InventoryError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.origin)?;
-        if let Some(p) = self.position {
-            write!(f, ":{}:{}", p.line, p.column)?;
+        match self.problems.as_slice() {
+            [one] => {
+                one.write_location(f, &self.origin)?;
+                write!(f, ": {}", one.message)
+            }
+            many => {
+                write!(f, "{}: {} problems", self.origin, many.len())?;
+                for p in many {
+                    f.write_str("\n  ")?;
+                    p.write_location(f, &self.origin)?;
+                    write!(f, ": {}", p.message)?;
+                }
+                Ok(())
+            }
         }
-        if let Some(path) = &self.path {
-            write!(f, ": at `{path}`")?;
-        }
-        write!(f, ": {}", self.message)
     }
 }
 
@@ -208,7 +282,7 @@ pub(crate) fn scrub_message(message: &str) -> String {
 
 /// Short identifiers, as field and variant names are; anything long, or with digits
 /// among the letters, could be a token.
-fn is_name_shaped(s: &str) -> bool {
+pub(crate) fn is_name_shaped(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 32
         && s.chars()

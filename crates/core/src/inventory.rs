@@ -15,7 +15,12 @@
 //! data_classes = ["internal", "confidential"]
 //! credential = { env = "GITHUB_TOKEN" }     # or { vault = "vault://kv/github#token" },
 //!                                           # { file = "~/.config/gh/token" }, or "none"
-//! credential_tiers = ["team", "production"] # where it may be resolved (default: all)
+//! credential_tiers = ["team"]               # where it may be resolved (default: all)
+//! # or several credentials, each named and resolved only in its own tiers:
+//! # credentials = [
+//! #   { name = "dev", env = "GITHUB_DEV_TOKEN", tiers = ["personal", "team"] },
+//! #   { name = "deploy", vault = "vault://kv/github#deploy", tiers = ["production"] },
+//! # ]
 //! provenance = { kind = "third_party", vendor = "GitHub",
 //!                source = "https://github.com/github/github-mcp-server",
 //!                version = "0.9.1", update_path = "renovate", review = "approved" }
@@ -27,6 +32,7 @@
 //! data_classes = ["internal"]               # omitted: the server's classes
 //! untrusted_output = true                   # results may carry hostile content
 //! approval_required = false                 # a human approves each call
+//! production_facing = false                 # changes production (see below)
 //! fingerprint = "sha256:…"                  # pinned tool definition (optional)
 //! annotations = { readOnlyHint = true }     # hints the server reports (optional)
 //! target = "path"                           # the argument audit names as the target
@@ -40,16 +46,39 @@
 //! # destination takes http, https, ws and wss unless `schemes` widens the list
 //! destination = { argument = "url", kind = "url", allow = ["docs.rs", "*.github.com"] }
 //! ```
+//!
+//! # Loading reports every problem
+//!
+//! A file that cannot be read, is not TOML or JSON, or has the wrong `version`
+//! is refused with that one problem. Otherwise every server and tool is read
+//! field by field and all problems are reported together
+//! ([`InventoryError::problems`]): unknown, missing and mistyped fields, inline
+//! credential values (never echoed), duplicate names, inconsistencies. Each names
+//! the line and column, the path and the server's id. A missing or blank `owner`
+//! is not one of them: the file loads and the launch gate's `owner-present`
+//! control fails.
+//!
+//! # Production-facing
+//!
+//! A tool is *production-facing* when it writes, deletes or executes against
+//! production-class data or above (`production`, `secret`), or when the
+//! inventory marks it `production_facing = true` (a deploy tool whose data is
+//! only `internal`, say). Reads are never production-facing on their own: read
+//! workflows stay fast in every tier, while taint and secret rules still apply
+//! to them. One definition, [`ToolProfile::is_production_facing`], drives both
+//! the launch gate's `approval-required` control and the baseline policy
+//! `approve-production`.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 use std::fmt;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{InventoryError, InventoryErrorKind, Position, scrub_message};
+use crate::error::{InventoryError, InventoryErrorKind, scrub_message};
 use crate::fingerprint::Fingerprint;
-use crate::names::{Owner, ServerId, ToolName};
+use crate::load::{self, Problems};
+use crate::names::{CredentialName, Owner, ServerId, ToolName};
 use crate::risk::RiskScore;
 use crate::taxonomy::Tier;
 use crate::taxonomy::{ActionKind, DataClass, NetworkReach, ToolAnnotations};
@@ -68,14 +97,18 @@ pub struct Inventory {
 }
 
 /// One MCP server.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+///
+/// Read from a file by [`Inventory::load`] and friends (which report every
+/// problem at once); written back by [`Inventory::to_toml_string`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct ServerRecord {
     /// Unique id within the inventory.
     pub id: ServerId,
-    /// Who is accountable for it.
-    pub owner: Owner,
+    /// Who is accountable for it. `None` when the file leaves it out or blank:
+    /// such an inventory loads, and fails the launch gate's `owner-present`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<Owner>,
     /// What it is for, in a sentence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -83,12 +116,11 @@ pub struct ServerRecord {
     pub transport: Transport,
     /// Who wrote it and whether it was reviewed.
     pub provenance: Provenance,
-    /// Where its credential comes from (never the credential itself).
-    pub credential: CredentialSource,
-    /// The tiers in which the credential may be resolved; absent, every tier (and
-    /// the launch gate's `credential-tiers` control fails in team and production).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub credential_tiers: Option<BTreeSet<Tier>>,
+    /// The credentials it holds, each by name, with where it comes from (never
+    /// the credential itself) and the tiers it may be resolved in. Empty for a
+    /// server with `credential = "none"`.
+    #[serde(flatten, serialize_with = "write_credentials")]
+    pub credentials: Vec<Credential>,
     /// The data classes the server exposes through any of its tools.
     pub data_classes: BTreeSet<DataClass>,
     /// Its tools, as the inventory describes them.
@@ -97,8 +129,7 @@ pub struct ServerRecord {
 }
 
 /// What one tool does, as the inventory (not the server) says.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct ToolProfile {
     /// The tool's name in `tools/list`.
@@ -120,6 +151,10 @@ pub struct ToolProfile {
     /// Whether every call needs a human's approval.
     #[serde(default)]
     pub approval_required: bool,
+    /// Whether the inventory marks it as changing production, whatever its data
+    /// classes say (see [`ToolProfile::is_production_facing`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub production_facing: bool,
     /// The pinned digest of the tool's definition; a server whose definition no
     /// longer matches is offering a different tool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -223,11 +258,15 @@ impl DestinationKind {
     }
 }
 
-/// A destination spec's problem: the sub-path and what to write instead.
-fn check_destination(d: &DestinationSpec) -> Result<(), (String, String)> {
+/// A destination spec's problem: the field, the index in it when it is a list,
+/// and what to write instead.
+pub(crate) fn check_destination(
+    d: &DestinationSpec,
+) -> Result<(), (&'static str, Option<usize>, String)> {
     if d.argument.trim().is_empty() {
         return Err((
-            ".argument".to_owned(),
+            "argument",
+            None,
             "`argument` names the argument that holds the destination (`argument = \"url\"`) or a JSON pointer (`/target/host`)".to_owned(),
         ));
     }
@@ -241,7 +280,8 @@ fn check_destination(d: &DestinationSpec) -> Result<(), (String, String)> {
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
         if !valid || d.kind != DestinationKind::Url {
             return Err((
-                format!(".schemes[{i}]"),
+                "schemes",
+                Some(i),
                 if valid {
                     "`schemes` applies to a destination of kind `url` only".to_owned()
                 } else {
@@ -258,7 +298,8 @@ fn check_destination(d: &DestinationSpec) -> Result<(), (String, String)> {
             || host.starts_with('.');
         if bad {
             return Err((
-                format!(".allow[{i}]"),
+                "allow",
+                Some(i),
                 format!(
                     "`{entry}` is not a host: write a name (`docs.rs`), a subdomain wildcard (`*.github.com`) or an IP address, without scheme, port or path"
                 ),
@@ -281,6 +322,7 @@ impl ToolProfile {
             reach,
             untrusted_output: false,
             approval_required: false,
+            production_facing: false,
             fingerprint: None,
             annotations: None,
             target: None,
@@ -318,9 +360,29 @@ impl ToolProfile {
         self.actions.iter().any(|a| a.is_destructive())
     }
 
-    /// Whether the tool touches production-class data or secrets.
+    /// Whether the tool changes production: it writes, deletes or executes
+    /// against production-class data or above, or the inventory marks it
+    /// `production_facing`. A tool that only reads (or only sends data out) is
+    /// not, whatever data it reads.
+    ///
+    /// ```
+    /// # use std::collections::BTreeSet;
+    /// # use mcpguard_core::{ActionKind, DataClass, NetworkReach, ToolName, ToolProfile};
+    /// let tool = |actions: &[ActionKind]| {
+    ///     let mut t = ToolProfile::new(
+    ///         ToolName::try_from("q").unwrap(),
+    ///         actions.iter().copied().collect(),
+    ///         NetworkReach::Internal,
+    ///     );
+    ///     t.data_classes = BTreeSet::from([DataClass::Production]);
+    ///     t
+    /// };
+    /// assert!(!tool(&[ActionKind::Read]).is_production_facing());
+    /// assert!(tool(&[ActionKind::Read, ActionKind::Write]).is_production_facing());
+    /// ```
     pub fn is_production_facing(&self) -> bool {
-        self.max_data_class() >= Some(DataClass::Production)
+        self.production_facing
+            || (!self.is_read_only() && self.max_data_class() >= Some(DataClass::Production))
     }
 
     /// The tool's risk score.
@@ -330,33 +392,36 @@ impl ToolProfile {
 }
 
 impl ServerRecord {
-    /// A server with the required parts and no tools yet.
+    /// A server with the required parts, no credential and no tools yet.
     pub fn new(
         id: ServerId,
         owner: Owner,
         transport: Transport,
         provenance: Provenance,
-        credential: CredentialSource,
         data_classes: BTreeSet<DataClass>,
     ) -> Self {
         Self {
             id,
-            owner,
+            owner: Some(owner),
             description: None,
             transport,
             provenance,
-            credential,
-            credential_tiers: None,
+            credentials: Vec::new(),
             data_classes,
             tools: Vec::new(),
         }
     }
 
-    /// Limits the tiers in which the credential may be resolved.
+    /// Adds a credential.
     #[must_use]
-    pub fn with_credential_tiers(mut self, tiers: impl IntoIterator<Item = Tier>) -> Self {
-        self.credential_tiers = Some(tiers.into_iter().collect());
+    pub fn with_credential(mut self, credential: Credential) -> Self {
+        self.credentials.push(credential);
         self
+    }
+
+    /// The credential with this name.
+    pub fn credential(&self, name: &str) -> Option<&Credential> {
+        self.credentials.iter().find(|c| c.name.as_str() == name)
     }
 
     /// Adds a tool.
@@ -364,13 +429,6 @@ impl ServerRecord {
     pub fn with_tool(mut self, tool: ToolProfile) -> Self {
         self.tools.push(tool);
         self
-    }
-
-    /// Whether the credential may be resolved in `tier`.
-    pub fn credential_allowed_in(&self, tier: Tier) -> bool {
-        self.credential_tiers
-            .as_ref()
-            .is_none_or(|tiers| tiers.contains(&tier))
     }
 
     /// The tool with this name.
@@ -598,13 +656,103 @@ impl From<Provenance> for RawProvenance {
     }
 }
 
-/// Where a server's credential comes from. Never the credential itself: an inline
-/// value in an inventory file is rejected when the file is loaded.
+/// The name a credential gets in the single-credential form
+/// (`credential = { env = "..." }`).
+pub const DEFAULT_CREDENTIAL: &str = "default";
+
+/// One credential a server holds: its name, where it comes from, and the tiers in
+/// which it may be resolved.
+///
+/// ```toml
+/// credentials = [
+///   { name = "dev", env = "GITHUB_DEV_TOKEN", tiers = ["personal", "team"] },
+///   { name = "deploy", vault = "vault://kv/github#deploy", tiers = ["production"] },
+/// ]
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct Credential {
+    /// Its name within the server (`default` in the single-credential form).
+    pub name: CredentialName,
+    /// Where it comes from.
+    pub source: CredentialSource,
+    /// The tiers in which it may be resolved; `None`, every tier (which the launch
+    /// gate's `credential-tiers` control reports).
+    pub tiers: Option<BTreeSet<Tier>>,
+}
+
+impl Credential {
+    /// A credential that may be resolved in every tier until limited.
+    pub fn new(name: CredentialName, source: CredentialSource) -> Self {
+        Self {
+            name,
+            source,
+            tiers: None,
+        }
+    }
+
+    /// Limits the tiers in which it may be resolved.
+    #[must_use]
+    pub fn with_tiers(mut self, tiers: impl IntoIterator<Item = Tier>) -> Self {
+        self.tiers = Some(tiers.into_iter().collect());
+        self
+    }
+
+    /// Whether it may be resolved in `tier`.
+    pub fn allowed_in(&self, tier: Tier) -> bool {
+        self.tiers
+            .as_ref()
+            .is_none_or(|tiers| tiers.contains(&tier))
+    }
+
+    /// Whether production and a looser tier (personal or team) may both resolve
+    /// it: the launch gate's `credential-tiers` control fails such a credential.
+    pub fn spans_production(&self) -> bool {
+        self.allowed_in(Tier::Production)
+            && (self.allowed_in(Tier::Personal) || self.allowed_in(Tier::Team))
+    }
+}
+
+impl Serialize for Credential {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("name", &self.name)?;
+        let (key, value) = self.source.parts();
+        map.serialize_entry(key, value)?;
+        if let Some(tiers) = &self.tiers {
+            map.serialize_entry("tiers", tiers)?;
+        }
+        map.end()
+    }
+}
+
+/// The credentials in the form a file has: `credential = "none"`, the single
+/// form, or `credentials = [...]`.
+fn write_credentials<S: serde::Serializer>(
+    credentials: &[Credential],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = serializer.serialize_map(None)?;
+    match credentials {
+        [] => map.serialize_entry("credential", "none")?,
+        [one] if one.name.as_str() == DEFAULT_CREDENTIAL => {
+            map.serialize_entry("credential", &one.source)?;
+            if let Some(tiers) = &one.tiers {
+                map.serialize_entry("credential_tiers", tiers)?;
+            }
+        }
+        several => map.serialize_entry("credentials", several)?,
+    }
+    map.end()
+}
+
+/// Where a credential comes from. Never the credential itself: an inline value in
+/// an inventory file is rejected when the file is loaded.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum CredentialSource {
-    /// The server needs no credential.
-    None,
     /// An environment variable, by name (upper case, digits and `_`).
     Env(String),
     /// A secret manager reference such as `vault://kv/github#token` or `op://vault/item/field`.
@@ -615,15 +763,25 @@ pub enum CredentialSource {
 }
 
 impl CredentialSource {
-    /// Whether the source is one the launch gate accepts (none, env or vault).
+    /// Whether the source is one the launch gate accepts (env or vault).
     pub fn is_managed(&self) -> bool {
-        matches!(self, Self::None | Self::Env(_) | Self::Vault(_))
+        matches!(self, Self::Env(_) | Self::Vault(_))
     }
 
-    fn parse(value: serde_json::Value) -> Result<Self, String> {
+    fn parts(&self) -> (&'static str, &str) {
+        match self {
+            Self::Env(v) => ("env", v),
+            Self::Vault(v) => ("vault", v),
+            Self::File(v) => ("file", v),
+        }
+    }
+
+    /// Reads a source as a file writes it: `"none"` (no credential), or a table
+    /// with exactly one of `env`, `vault`, `file`. Never echoes a value.
+    pub(crate) fn parse(value: serde_json::Value) -> Result<Option<Self>, String> {
         const HOW: &str = "name where the secret lives instead: `credential = { env = \"VAR_NAME\" }`, `credential = { vault = \"vault://path#field\" }` or `credential = \"none\"`";
         match value {
-            serde_json::Value::String(s) if s == "none" => Ok(Self::None),
+            serde_json::Value::String(s) if s == "none" => Ok(None),
             serde_json::Value::String(_) => Err(format!(
                 "inline credential values are not allowed (value not shown); {HOW}"
             )),
@@ -636,17 +794,19 @@ impl CredentialSource {
                     return Err(format!("`{key}` takes a string; {HOW}"));
                 };
                 match key.as_str() {
-                    "env" if is_env_name(&value) => Ok(Self::Env(value)),
+                    "env" if is_env_name(&value) => Ok(Some(Self::Env(value))),
                     "env" => Err(
                         "`env` names an environment variable, not its value (value not shown): write `credential = { env = \"VAR_NAME\" }` with upper-case letters, digits and `_`"
                             .to_owned(),
                     ),
-                    "vault" if is_secret_reference(&value) => Ok(Self::Vault(value)),
+                    "vault" if is_secret_reference(&value) => Ok(Some(Self::Vault(value))),
                     "vault" => Err(
                         "`vault` takes a reference without user or password (value not shown): write `credential = { vault = \"vault://kv/app#field\" }` or an `op://vault/item/field` reference"
                             .to_owned(),
                     ),
-                    "file" if !value.trim().is_empty() && !value.contains('\n') => Ok(Self::File(value)),
+                    "file" if !value.trim().is_empty() && !value.contains('\n') => {
+                        Ok(Some(Self::File(value)))
+                    }
                     "file" => Err("`file` takes a path".to_owned()),
                     other => {
                         let shown = if other.len() <= 32
@@ -692,29 +852,16 @@ fn is_secret_reference(s: &str) -> bool {
 impl Serialize for CredentialSource {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
-        let (key, value) = match self {
-            Self::None => return serializer.serialize_str("none"),
-            Self::Env(v) => ("env", v),
-            Self::Vault(v) => ("vault", v),
-            Self::File(v) => ("file", v),
-        };
+        let (key, value) = self.parts();
         let mut map = serializer.serialize_map(Some(1))?;
         map.serialize_entry(key, value)?;
         map.end()
     }
 }
 
-impl<'de> Deserialize<'de> for CredentialSource {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let value = serde_json::Value::deserialize(deserializer)?;
-        Self::parse(value).map_err(serde::de::Error::custom)
-    }
-}
-
 impl fmt::Display for CredentialSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::None => f.write_str("none"),
             Self::Env(v) => write!(f, "env `{v}`"),
             Self::Vault(v) => write!(f, "vault `{v}`"),
             Self::File(v) => write!(f, "file `{v}`"),
@@ -722,12 +869,10 @@ impl fmt::Display for CredentialSource {
     }
 }
 
-/// The document as it appears in a file.
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The document as a file has it.
+#[derive(Serialize)]
 struct InventoryFile {
     version: u32,
-    #[serde(default)]
     servers: Vec<ServerRecord>,
 }
 
@@ -767,13 +912,7 @@ impl Inventory {
     /// [`InventoryErrorKind::Io`] when the file cannot be read or its extension is
     /// neither; otherwise as [`Inventory::from_toml_str`].
     pub fn load(path: impl AsRef<Path>) -> Result<Self, InventoryError> {
-        let path = path.as_ref();
-        let origin = path.display().to_string();
-        let format = Format::of_path(path, &origin)?;
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            InventoryError::new(InventoryErrorKind::Io, &origin, format!("cannot read: {e}"))
-        })?;
-        Self::parse(&text, &origin, format)
+        crate::InventorySource::read(path)?.parse()
     }
 
     /// Parses a TOML inventory. `origin` names it in errors (a file name, `stdin`).
@@ -892,213 +1031,19 @@ impl Inventory {
     }
 
     pub(crate) fn parse(text: &str, origin: &str, format: Format) -> Result<Self, InventoryError> {
-        check_version(text, origin, format)?;
-        let file: InventoryFile = match format {
-            Format::Toml => {
-                let de = toml::de::Deserializer::parse(text)
-                    .map_err(|e| toml_error(text, origin, InventoryErrorKind::Syntax, &e, ""))?;
-                serde_path_to_error::deserialize(de).map_err(|e| {
-                    let path = e.path().to_string();
-                    toml_error(text, origin, InventoryErrorKind::Schema, e.inner(), &path)
-                })?
-            }
-            Format::Json => {
-                let mut de = serde_json::Deserializer::from_str(text);
-                let file = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-                    let path = e.path().to_string();
-                    json_error(origin, e.inner(), &path)
-                })?;
-                de.end().map_err(|e| json_error(origin, &e, ""))?;
-                file
-            }
-        };
-        Self::validated(file.servers, origin)
+        load::read(text, origin, format).map(|servers| Self { servers })
     }
 
-    fn validated(mut servers: Vec<ServerRecord>, origin: &str) -> Result<Self, InventoryError> {
-        let invalid = |path: String, message: String| {
-            InventoryError::new(InventoryErrorKind::Invalid, origin, message).in_path(path)
-        };
-        let mut ids = HashSet::new();
-        for (i, server) in servers.iter_mut().enumerate() {
-            if !ids.insert(server.id.clone()) {
-                return Err(invalid(
-                    format!("servers[{i}].id"),
-                    format!(
-                        "duplicate server id `{}`; give each server its own id",
-                        server.id
-                    ),
-                ));
-            }
-            if server.data_classes.is_empty() {
-                return Err(invalid(
-                    format!("servers[{i}].data_classes"),
-                    "a server declares the data it exposes; write for example `data_classes = [\"internal\"]`"
-                        .to_owned(),
-                ));
-            }
-            let mut names = HashSet::new();
-            for (j, tool) in server.tools.iter_mut().enumerate() {
-                let at = format!("servers[{i}].tools[{j}]");
-                if !names.insert(tool.name.clone()) {
-                    return Err(invalid(
-                        format!("{at}.name"),
-                        format!(
-                            "duplicate tool name `{}` in server `{}`; each tool is listed once",
-                            tool.name, server.id
-                        ),
-                    ));
-                }
-                if tool.actions.is_empty() {
-                    return Err(invalid(
-                        format!("{at}.actions"),
-                        "a tool does at least one thing; write for example `actions = [\"read\"]`"
-                            .to_owned(),
-                    ));
-                }
-                if tool.actions.contains(&ActionKind::Egress) && tool.reach == NetworkReach::None {
-                    return Err(invalid(
-                        format!("{at}.reach"),
-                        "a tool with `egress` reaches the network; write `reach = \"internal\"` or `reach = \"public\"`"
-                            .to_owned(),
-                    ));
-                }
-                if tool.target.as_deref().is_some_and(|t| t.trim().is_empty()) {
-                    return Err(invalid(
-                        format!("{at}.target"),
-                        "`target` names an argument (`target = \"path\"`) or a JSON pointer (`target = \"/options/file\"`)".to_owned(),
-                    ));
-                }
-                if let Some(d) = &tool.destination {
-                    check_destination(d)
-                        .map_err(|(sub, msg)| invalid(format!("{at}.destination{sub}"), msg))?;
-                }
-                if tool.data_classes.is_empty() {
-                    tool.data_classes = server.data_classes.clone();
-                } else if let Some(extra) = tool
-                    .data_classes
-                    .iter()
-                    .find(|c| !server.data_classes.contains(c))
-                {
-                    return Err(invalid(
-                        format!("{at}.data_classes"),
-                        format!(
-                            "tool `{}` touches `{extra}` data but server `{}` does not declare it; add `{extra}` to the server's `data_classes`",
-                            tool.name, server.id
-                        ),
-                    ));
-                }
-            }
+    fn validated(servers: Vec<ServerRecord>, origin: &str) -> Result<Self, InventoryError> {
+        let mut indexed: Vec<(usize, ServerRecord)> = servers.into_iter().enumerate().collect();
+        let mut problems = Problems::default();
+        load::check_built(&mut indexed, &mut problems);
+        match problems.into_error(origin, None) {
+            Some(e) => Err(e),
+            None => Ok(Self {
+                servers: indexed.into_iter().map(|(_, s)| s).collect(),
+            }),
         }
-        Ok(Self { servers })
-    }
-}
-
-/// Reads `version` before anything else, so that a newer file is refused for its
-/// version rather than for the fields this build does not know.
-fn check_version(text: &str, origin: &str, format: Format) -> Result<(), InventoryError> {
-    let version_error = |message: String| {
-        InventoryError::new(InventoryErrorKind::Version, origin, message).in_path("version")
-    };
-    let version: Option<Option<i64>> = match format {
-        Format::Toml => {
-            let table: toml::Table = toml::from_str(text)
-                .map_err(|e| toml_error(text, origin, InventoryErrorKind::Syntax, &e, ""))?;
-            table.get("version").map(toml::Value::as_integer)
-        }
-        Format::Json => {
-            let value: serde_json::Value =
-                serde_json::from_str(text).map_err(|e| json_error(origin, &e, ""))?;
-            if !value.is_object() {
-                return Err(InventoryError::new(
-                    InventoryErrorKind::Schema,
-                    origin,
-                    "an inventory is a JSON object: `{ \"version\": 1, \"servers\": [...] }`",
-                ));
-            }
-            value.get("version").map(serde_json::Value::as_i64)
-        }
-    };
-    match version {
-        None => Err(version_error(format!(
-            "missing `version`; write `version = {INVENTORY_VERSION}` at the top of the file"
-        ))),
-        Some(Some(v)) if v == i64::from(INVENTORY_VERSION) => Ok(()),
-        Some(Some(v)) => Err(version_error(format!(
-            "unsupported inventory version `{v}`; this build reads version {INVENTORY_VERSION}: write `version = {INVENTORY_VERSION}` and the matching fields"
-        ))),
-        Some(None) => Err(version_error(format!(
-            "`version` is a whole number; write `version = {INVENTORY_VERSION}`"
-        ))),
-    }
-}
-
-fn toml_error(
-    text: &str,
-    origin: &str,
-    kind: InventoryErrorKind,
-    e: &toml::de::Error,
-    path: &str,
-) -> InventoryError {
-    let position = e.span().map(|s| Position::of_offset(text, s.start));
-    InventoryError::new(kind, origin, with_hint(&scrub_message(e.message())))
-        .at(position)
-        .in_path(path)
-}
-
-fn json_error(origin: &str, e: &serde_json::Error, path: &str) -> InventoryError {
-    let kind = if e.is_data() {
-        InventoryErrorKind::Schema
-    } else {
-        InventoryErrorKind::Syntax
-    };
-    // serde_json appends " at line L column C" to its message; the position is
-    // reported separately.
-    let message = e.to_string();
-    let message = message
-        .rfind(" at line ")
-        .and_then(|i| message.get(..i))
-        .unwrap_or(&message);
-    let position = (e.line() > 0).then_some(Position {
-        line: e.line(),
-        column: e.column(),
-    });
-    InventoryError::new(kind, origin, with_hint(&scrub_message(message)))
-        .at(position)
-        .in_path(path)
-}
-
-/// Adds what to write for the errors people make most.
-fn with_hint(message: &str) -> String {
-    const HINTS: [(&str, &str); 6] = [
-        (
-            "missing field `owner`",
-            "add `owner = \"<team or person accountable>\"`",
-        ),
-        (
-            "missing field `credential`",
-            "add `credential = { env = \"VAR_NAME\" }`, `{ vault = \"...\" }` or `\"none\"`",
-        ),
-        (
-            "missing field `provenance`",
-            "add `provenance = { kind = \"first_party\" }` or a third-party table with `vendor` and `source`",
-        ),
-        (
-            "missing field `data_classes`",
-            "add `data_classes = [\"internal\"]` listing what the server exposes",
-        ),
-        (
-            "missing field `actions`",
-            "add `actions = [\"read\"]` listing what the tool does",
-        ),
-        (
-            "missing field `reach`",
-            "add `reach = \"none\"`, `\"internal\"` or `\"public\"`",
-        ),
-    ];
-    match HINTS.iter().find(|(m, _)| message.starts_with(m)) {
-        Some((_, hint)) => format!("{message}; {hint}"),
-        None => message.to_owned(),
     }
 }
 
@@ -1123,17 +1068,16 @@ mod tests {
     #[test]
     fn credential_sources_parse_strictly() {
         use serde_json::json;
-        assert_eq!(
-            CredentialSource::parse(json!("none")),
-            Ok(CredentialSource::None)
-        );
+        assert_eq!(CredentialSource::parse(json!("none")), Ok(None));
         assert_eq!(
             CredentialSource::parse(json!({"env": "GITHUB_TOKEN"})),
-            Ok(CredentialSource::Env("GITHUB_TOKEN".into()))
+            Ok(Some(CredentialSource::Env("GITHUB_TOKEN".into())))
         );
         assert_eq!(
             CredentialSource::parse(json!({"vault": "op://eng/github/token"})),
-            Ok(CredentialSource::Vault("op://eng/github/token".into()))
+            Ok(Some(CredentialSource::Vault(
+                "op://eng/github/token".into()
+            )))
         );
         for bad in [
             json!("ghp_FAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKE1234"),

@@ -5,16 +5,23 @@
 //!
 //! | control | tiers | fails when |
 //! |---|---|---|
-//! | `owner-present` | all | the owner is a placeholder (`unknown`, `TODO`, ...) |
-//! | `credential-source` | all | the credential comes from a plaintext file, not env or a vault |
-//! | `annotations-consistent` | all | the server's tool hints contradict the inventory |
+//! | `owner-present` | all | the owner is missing, blank or a placeholder (`unknown`, `TODO`, ...) |
+//! | `credential-source` | all | a credential comes from a plaintext file, not env or a vault |
+//! | `annotations-consistent` | all | the server's tool hints contradict the inventory (table in [`crate::ToolAnnotations`]) |
 //! | `no-secret-public-reach` | all | a tool touches secret-class data and reaches the public network |
-//! | `credential-tiers` | team, production | the credential may be resolved in both the personal and the production tier (no `credential_tiers`, or one listing both) |
+//! | `credential-tiers` | all | a credential may be resolved in production and in a looser tier (personal or team): no `tiers`, or tiers listing both |
 //! | `read-write-split` | team, production | one tool both reads and writes or deletes confidential-or-above data |
-//! | `approval-required` | team, production | a destructive (delete, execute) or production-facing (production or secret data) tool is not approval-required |
+//! | `approval-required` | team, production | a destructive (delete, execute) or production-facing tool is not approval-required |
 //! | `third-party-reviewed` | team, production | a third-party server's review state is not `approved` |
 //! | `third-party-pinned` | team, production | a third-party server's version is missing or floating |
 //! | `tool-fingerprint-pinned` | production | a third-party tool has no pinned fingerprint |
+//!
+//! `credential-tiers` is checked in every tier because the personal laptop that
+//! holds the production deploy key is the case that matters most. A tool is
+//! production-facing when it writes, deletes or executes against production or
+//! secret data, or the inventory marks it so
+//! ([`crate::ToolProfile::is_production_facing`]); a read-only tool is not, so
+//! read workflows need no approval.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -43,7 +50,7 @@ pub enum Control {
     AnnotationsConsistent,
     /// No tool combines secret-class data with public network reach.
     NoSecretPublicReach,
-    /// No credential is shared between the personal and the production tier.
+    /// No credential may be resolved both in production and in a looser tier.
     CredentialTiers,
     /// No tool both reads and writes confidential-or-above data.
     ReadWriteSplit,
@@ -95,15 +102,46 @@ impl Control {
         }
     }
 
+    /// What the control asks for, in a sentence.
+    pub const fn description(self) -> &'static str {
+        match self {
+            Self::OwnerPresent => {
+                "Every server has an owner who answers for it, not a placeholder."
+            }
+            Self::CredentialSource => {
+                "Credentials come from the environment or a secret manager, not a plaintext file."
+            }
+            Self::AnnotationsConsistent => {
+                "The server's tool hints (readOnlyHint, destructiveHint, openWorldHint) agree with the inventory."
+            }
+            Self::NoSecretPublicReach => {
+                "No tool combines secret-class data with public network reach."
+            }
+            Self::CredentialTiers => {
+                "No credential may be resolved both in production and in a looser tier (personal or team)."
+            }
+            Self::ReadWriteSplit => "No tool both reads and writes confidential-or-above data.",
+            Self::ApprovalRequired => {
+                "Destructive (delete, execute) and production-facing tools need a person's approval for each call."
+            }
+            Self::ThirdPartyReviewed => "Third-party servers were reviewed and approved.",
+            Self::ThirdPartyPinned => "Third-party servers run an exact, pinned version.",
+            Self::ToolFingerprintPinned => "Third-party tools have pinned definition fingerprints.",
+            Self::ToolDefinitionsClean => {
+                "Third-party tool definitions carry nothing the lint finds."
+            }
+        }
+    }
+
     /// The least demanding tier that checks this control; every stricter tier does too.
     pub const fn from_tier(self) -> Tier {
         match self {
             Self::OwnerPresent
             | Self::CredentialSource
             | Self::AnnotationsConsistent
-            | Self::NoSecretPublicReach => Tier::Personal,
-            Self::CredentialTiers
-            | Self::ReadWriteSplit
+            | Self::NoSecretPublicReach
+            | Self::CredentialTiers => Tier::Personal,
+            Self::ReadWriteSplit
             | Self::ApprovalRequired
             | Self::ThirdPartyReviewed
             | Self::ThirdPartyPinned
@@ -385,30 +423,43 @@ fn check(control: Control, server: &ServerRecord, out: &mut Vec<ControlFailure>)
     };
     let third_party = server.provenance.third_party();
     match control {
-        Control::OwnerPresent => {
-            if server.owner.is_placeholder() {
-                out.push(fail(None, format!(
-                    "owner `{}` is a placeholder; name the team or person who answers for this server",
-                    server.owner
-                )));
-            }
-        }
+        Control::OwnerPresent => match &server.owner {
+            None => out.push(fail(
+                None,
+                "no owner; write `owner = \"<team or person>\"` naming who answers for this server".to_owned(),
+            )),
+            Some(owner) if owner.is_placeholder() => out.push(fail(None, format!(
+                "owner `{owner}` is a placeholder; name the team or person who answers for this server"
+            ))),
+            Some(_) => {}
+        },
         Control::CredentialSource => {
-            if let CredentialSource::File(_) = server.credential {
-                out.push(fail(None, format!(
-                    "the credential is read from a plaintext {}; move it to an environment variable or a secret manager and write `credential = {{ env = \"VAR\" }}` or `{{ vault = \"...\" }}`",
-                    server.credential
-                )));
+            for c in &server.credentials {
+                if let CredentialSource::File(_) = c.source {
+                    out.push(fail(None, format!(
+                        "credential `{}` is read from a plaintext {}; move it to an environment variable or a secret manager (`env = \"VAR\"` or `vault = \"...\"`)",
+                        c.name, c.source
+                    )));
+                }
             }
         }
         Control::CredentialTiers => {
-            if server.credential != CredentialSource::None
-                && server.credential_allowed_in(Tier::Personal)
-                && server.credential_allowed_in(Tier::Production)
-            {
+            for c in server.credentials.iter().filter(|c| c.spans_production()) {
+                let looser: Vec<&str> = [Tier::Personal, Tier::Team]
+                    .into_iter()
+                    .filter(|t| c.allowed_in(*t))
+                    .map(Tier::as_str)
+                    .collect();
+                let how = if server.credentials.len() == 1 && c.name.as_str() == crate::inventory::DEFAULT_CREDENTIAL {
+                    "`credential_tiers = [\"production\"]`, or write `credentials = [...]` with one credential per tier"
+                } else {
+                    "`tiers = [\"production\"]` on this one and a credential of its own for the others"
+                };
                 out.push(fail(None, format!(
-                    "the credential ({}) may be resolved in the personal tier and in production alike; give each tier its own credential and list where this one may be used, e.g. `credential_tiers = [\"production\"]`",
-                    server.credential
+                    "credential `{}` ({}) may be resolved in production and in {} alike, so a looser machine holds a production credential; give each tier its own credential: {how}",
+                    c.name,
+                    c.source,
+                    looser.join(" and ")
                 )));
             }
         }
@@ -454,7 +505,7 @@ fn check(control: Control, server: &ServerRecord, out: &mut Vec<ControlFailure>)
                 let why = if tool.is_destructive() {
                     "can delete or execute"
                 } else if tool.is_production_facing() {
-                    "touches production or secret data"
+                    "changes production (writes production or secret data, or is marked `production_facing`)"
                 } else {
                     continue;
                 };

@@ -7,20 +7,24 @@ mod fingerprint;
 mod inventory;
 mod launch;
 mod lint;
+mod load;
 mod names;
+mod report;
 mod risk;
 mod sanitize;
 mod taxonomy;
 
-pub use error::{InventoryError, InventoryErrorKind, NameError, Position};
+pub use error::{InventoryError, InventoryErrorKind, NameError, Position, Problem};
 pub use fingerprint::{Fingerprint, FingerprintError, canonical_json};
 pub use inventory::{
-    CredentialSource, DEFAULT_URL_SCHEMES, DestinationKind, DestinationSpec, INVENTORY_VERSION,
-    Inventory, Provenance, ReviewState, ServerRecord, ThirdParty, ToolProfile, Transport,
+    Credential, CredentialSource, DEFAULT_CREDENTIAL, DEFAULT_URL_SCHEMES, DestinationKind,
+    DestinationSpec, INVENTORY_VERSION, Inventory, Provenance, ReviewState, ServerRecord,
+    ThirdParty, ToolProfile, Transport,
 };
 pub use launch::{Control, ControlFailure, Definitions, LaunchGate, LaunchReport, ToolRisk};
 pub use lint::{LintFinding, LintId, Linter, SecretFinder};
-pub use names::{Owner, ServerId, ToolName};
+pub use names::{CredentialName, Owner, ServerId, ToolName};
+pub use report::{InventorySource, SourcePositions};
 pub use risk::{RiskLevel, RiskScore};
 pub use sanitize::{Sanitized, sanitize};
 pub use taxonomy::{ActionKind, DataClass, NetworkReach, Tier, ToolAnnotations, UnknownName};

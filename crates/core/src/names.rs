@@ -119,6 +119,27 @@ name_type!(
     }
 );
 
+name_type!(
+    /// The name of one of a server's credentials (`dev`, `deploy`), unique within
+    /// the server.
+    CredentialName,
+    "credential name",
+    "use 1 to 64 characters of a-z, 0-9, `_` and `-`, starting with a letter or digit",
+    |s| {
+        (1..=64).contains(&s.len())
+            && s.bytes().next().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-'))
+    }
+);
+
+impl CredentialName {
+    /// `default`: the name of a server's credential in the single form.
+    pub fn default_name() -> Self {
+        Self(crate::inventory::DEFAULT_CREDENTIAL.to_owned())
+    }
+}
+
 impl Owner {
     /// Whether the owner is a stand-in rather than someone to call (`unknown`,
     /// `TODO`, `tbd`, `n/a`, ...). The launch gate fails such servers.

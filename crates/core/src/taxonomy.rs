@@ -295,6 +295,20 @@ impl ToolAnnotations {
     /// Where these hints contradict an inventory profile with `actions` and `reach`,
     /// one sentence per contradiction (empty when they agree).
     ///
+    /// The hints are read as the MCP specification defines them. A hint the server
+    /// did not send is never compared (the spec's defaults, `readOnlyHint: false`
+    /// and `destructiveHint: true`, are not assumed: an absent hint says nothing).
+    ///
+    /// | hint | agrees with | contradicts |
+    /// |---|---|---|
+    /// | `readOnlyHint: true` ("does not modify its environment") | `read`, with or without `egress` | `write`, `delete` or `execute`; or `egress` without `read` (a tool that only sends data out changes the world it sends to) |
+    /// | `readOnlyHint: false` (the spec's default) | `write`, `delete`, `execute` or `egress` | only `read` |
+    /// | `destructiveHint: true` ("may perform destructive updates") | `write` (a write can overwrite), `delete`, `execute` | none of those; not compared when `readOnlyHint: true` (the spec: meaningful only when not read-only) |
+    /// | `destructiveHint: false` ("only additive updates") | `read`, `write`, `egress` | `delete` or `execute`; not compared when `readOnlyHint: true` |
+    /// | `openWorldHint: true` | reach `public` | reach `none` or `internal` |
+    /// | `openWorldHint: false` | reach `none` or `internal` | reach `public` |
+    /// | `idempotentHint` | anything | nothing: it describes repetition, not effect |
+    ///
     /// Both directions matter: a server that calls a tool read-only while the
     /// inventory says it writes is understating, and a server that calls a tool
     /// destructive while the inventory says read-only means the inventory is wrong.
@@ -306,28 +320,36 @@ impl ToolAnnotations {
         let mut out = Vec::new();
         let mutates = actions.iter().any(|a| a.mutates());
         let destroys = actions.iter().any(|a| a.is_destructive());
+        let reads = actions.contains(&ActionKind::Read);
+        let sends = actions.contains(&ActionKind::Egress);
         match self.read_only_hint {
             Some(true) if mutates => out.push(
                 "the server marks it readOnlyHint: true but the inventory lists write, delete or execute"
                     .to_owned(),
             ),
-            Some(false) if !mutates => out.push(
+            Some(true) if sends && !reads => out.push(
+                "the server marks it readOnlyHint: true but the inventory lists it as only sending data out (egress), which changes the world it sends to"
+                    .to_owned(),
+            ),
+            Some(false) if !mutates && !sends => out.push(
                 "the server marks it readOnlyHint: false but the inventory lists it as read-only"
                     .to_owned(),
             ),
             _ => {}
         }
-        match self.destructive_hint {
-            // destructiveHint is only meaningful when the tool is not read-only.
-            Some(true) if !destroys && self.read_only_hint != Some(true) => out.push(
-                "the server marks it destructiveHint: true but the inventory lists neither delete nor execute"
-                    .to_owned(),
-            ),
-            Some(false) if destroys => out.push(
-                "the server marks it destructiveHint: false but the inventory lists delete or execute"
-                    .to_owned(),
-            ),
-            _ => {}
+        // destructiveHint is only meaningful when the tool is not read-only.
+        if self.read_only_hint != Some(true) {
+            match self.destructive_hint {
+                Some(true) if !mutates => out.push(
+                    "the server marks it destructiveHint: true (may overwrite or destroy) but the inventory lists no write, delete or execute"
+                        .to_owned(),
+                ),
+                Some(false) if destroys => out.push(
+                    "the server marks it destructiveHint: false (only additive updates) but the inventory lists delete or execute"
+                        .to_owned(),
+                ),
+                _ => {}
+            }
         }
         match self.open_world_hint {
             Some(true) if reach != NetworkReach::Public => out.push(format!(
@@ -478,6 +500,85 @@ mod tests {
                 .implied_actions()
                 .is_empty()
         );
+    }
+
+    /// Every cell of the hint table in [`ToolAnnotations::contradictions`].
+    #[test]
+    fn hint_table() {
+        use ActionKind::{Delete, Egress, Execute, Read, Write};
+        let ro = |b| ToolAnnotations::new().read_only(b);
+        let de = |b| ToolAnnotations::new().read_only(false).destructive(b);
+        let de_under_ro = |b| ToolAnnotations::new().read_only(true).destructive(b);
+        let ow = |b| ToolAnnotations::new().open_world(b);
+        let idem = |b| ToolAnnotations::new().idempotent(b);
+        // (hints, actions, reach, contradictions expected)
+        let none = NetworkReach::None;
+        let public = NetworkReach::Public;
+        let internal = NetworkReach::Internal;
+        let cases: Vec<(ToolAnnotations, Vec<ActionKind>, NetworkReach, usize)> = vec![
+            // readOnlyHint: true
+            (ro(true), vec![Read], none, 0),
+            (ro(true), vec![Read, Egress], public, 0),
+            (ro(true), vec![Egress], public, 1),
+            (ro(true), vec![Write], none, 1),
+            (ro(true), vec![Read, Delete], none, 1),
+            (ro(true), vec![Execute], none, 1),
+            // readOnlyHint: false, the spec's default, agrees with any change
+            (ro(false), vec![Read], none, 1),
+            (ro(false), vec![Egress], public, 0),
+            (ro(false), vec![Read, Egress], public, 0),
+            (ro(false), vec![Write], none, 0),
+            (ro(false), vec![Delete], none, 0),
+            (ro(false), vec![Execute], none, 0),
+            // destructiveHint: true, with readOnlyHint: false
+            (de(true), vec![Write], none, 0),
+            (de(true), vec![Delete], none, 0),
+            (de(true), vec![Execute], none, 0),
+            (de(true), vec![Egress], public, 1),
+            // destructiveHint: false, with readOnlyHint: false
+            (de(false), vec![Write], none, 0),
+            (de(false), vec![Egress], public, 0),
+            (de(false), vec![Write, Delete], none, 1),
+            (de(false), vec![Execute], none, 1),
+            // destructiveHint under readOnlyHint: true is not compared
+            (de_under_ro(true), vec![Read], none, 0),
+            (de_under_ro(false), vec![Read], none, 0),
+            (de_under_ro(false), vec![Delete], none, 1),
+            // destructiveHint alone
+            (
+                ToolAnnotations::new().destructive(true),
+                vec![Read],
+                none,
+                1,
+            ),
+            (
+                ToolAnnotations::new().destructive(true),
+                vec![Write],
+                none,
+                0,
+            ),
+            // openWorldHint
+            (ow(true), vec![Read], public, 0),
+            (ow(true), vec![Read], internal, 1),
+            (ow(true), vec![Read], none, 1),
+            (ow(false), vec![Read], none, 0),
+            (ow(false), vec![Read], internal, 0),
+            (ow(false), vec![Read], public, 1),
+            // idempotentHint is never compared
+            (idem(true), vec![Delete], public, 0),
+            (idem(false), vec![Read], none, 0),
+            // no hints, nothing compared
+            (ToolAnnotations::new(), vec![Execute], public, 0),
+        ];
+        for (hints, actions, reach, expected) in cases {
+            let actions: BTreeSet<ActionKind> = actions.into_iter().collect();
+            let found = hints.contradictions(&actions, reach);
+            assert_eq!(
+                found.len(),
+                expected,
+                "{hints:?} {actions:?} {reach}: {found:?}"
+            );
+        }
     }
 
     #[test]

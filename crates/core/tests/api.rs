@@ -12,9 +12,9 @@
 use std::collections::BTreeSet;
 
 use mcpguard_core::{
-    ActionKind, Control, CredentialSource, DataClass, Fingerprint, Inventory, InventoryErrorKind,
-    LaunchGate, NetworkReach, Owner, Provenance, RiskScore, ServerId, ServerRecord, ThirdParty,
-    Tier, ToolName, ToolProfile, Transport,
+    ActionKind, Control, Credential, CredentialName, CredentialSource, DataClass, Fingerprint,
+    Inventory, InventoryErrorKind, LaunchGate, NetworkReach, Owner, Provenance, RiskScore,
+    ServerId, ServerRecord, ThirdParty, Tier, ToolName, ToolProfile, Transport,
 };
 use proptest::prelude::*;
 
@@ -27,10 +27,7 @@ fn inventory(server: &str, tool: &str) -> String {
         ("transport", r#"transport = "stdio""#),
         ("provenance", r#"provenance = { kind = "first_party" }"#),
         ("credential", r#"credential = { env = "SRV_TOKEN" }"#),
-        (
-            "credential_tiers",
-            r#"credential_tiers = ["team", "production"]"#,
-        ),
+        ("credential_tiers", r#"credential_tiers = ["team"]"#),
         ("data_classes", r#"data_classes = ["internal"]"#),
     ];
     let mut tool_lines = vec![
@@ -109,6 +106,12 @@ fn control_case(control: Control, ok: (&str, &str), bad: (&str, &str)) {
 #[test]
 fn control_owner_present() {
     control_case(Control::OwnerPresent, ("", ""), (r#"owner = "TODO""#, ""));
+    // Missing or blank: loads, and fails the control (not a syntax error).
+    control_case(Control::OwnerPresent, ("", ""), ("owner = DELETE", ""));
+    control_case(Control::OwnerPresent, ("", ""), (r#"owner = "   ""#, ""));
+    let report = LaunchGate::evaluate(&load("owner = DELETE", ""), Tier::Personal);
+    let f = report.failures_of(Control::OwnerPresent).next().unwrap();
+    assert!(f.message.contains("no owner"), "{}", f.message);
 }
 
 #[test]
@@ -122,17 +125,122 @@ fn control_credential_source() {
 
 #[test]
 fn control_credential_tiers() {
+    // Checked in every tier: production shared with personal or with team fails.
+    for bad in [
+        "credential_tiers = [\"personal\", \"production\"]",
+        "credential_tiers = [\"team\", \"production\"]",
+        "credential_tiers = DELETE",
+    ] {
+        control_case(
+            Control::CredentialTiers,
+            ("credential_tiers = [\"production\"]", ""),
+            (bad, ""),
+        );
+    }
     control_case(
         Control::CredentialTiers,
-        ("credential_tiers = [\"team\", \"production\"]", ""),
-        ("credential_tiers = [\"personal\", \"production\"]", ""),
+        ("credential_tiers = [\"personal\", \"team\"]", ""),
+        (
+            "credential_tiers = [\"personal\", \"team\", \"production\"]",
+            "",
+        ),
     );
-    // No list: every tier, so shared.
-    let report = LaunchGate::evaluate(&load("credential_tiers = DELETE", ""), Tier::Team);
-    assert_eq!(report.failures_of(Control::CredentialTiers).count(), 1);
     // No credential: nothing to share.
-    let report = LaunchGate::evaluate(&load("credential = \"none\"", ""), Tier::Team);
+    let report = LaunchGate::evaluate(
+        &load("credential = \"none\"\ncredential_tiers = DELETE", ""),
+        Tier::Production,
+    );
     assert_eq!(report.failures_of(Control::CredentialTiers).count(), 0);
+}
+
+const TWO_CREDENTIALS_OK: &str = r#"credentials = [{ name = "dev", env = "SRV_DEV_TOKEN", tiers = ["personal", "team"] }, { name = "deploy", vault = "vault://kv/srv#deploy", tiers = ["production"] }]"#;
+
+#[test]
+fn several_credentials_each_with_its_tiers() {
+    let over = |c: &str| format!("credential = DELETE\ncredential_tiers = DELETE\n{c}");
+    let good = over(TWO_CREDENTIALS_OK);
+    let shared = over(
+        r#"credentials = [{ name = "dev", env = "SRV_DEV_TOKEN", tiers = ["personal", "team"] }, { name = "deploy", vault = "vault://kv/srv#deploy", tiers = ["personal", "production"] }]"#,
+    );
+    control_case(Control::CredentialTiers, (&good, ""), (&shared, ""));
+    let inv = load(&shared, "");
+    let server = &inv.servers()[0];
+    assert_eq!(server.credentials.len(), 2);
+    let deploy = server.credential("deploy").unwrap();
+    assert!(deploy.allowed_in(Tier::Personal) && !deploy.allowed_in(Tier::Team));
+    for tier in Tier::ALL {
+        let report = LaunchGate::evaluate(&inv, tier);
+        let f = report.failures_of(Control::CredentialTiers).next().unwrap();
+        assert!(f.message.contains("credential `deploy`"), "{}", f.message);
+        assert!(f.message.contains("personal"), "{}", f.message);
+    }
+    // A plaintext file fails `credential-source`, naming the credential.
+    let file = over(
+        r#"credentials = [{ name = "dev", file = "~/.srv-token", tiers = ["personal"] }, { name = "deploy", vault = "vault://kv/srv#deploy", tiers = ["production"] }]"#,
+    );
+    let report = LaunchGate::evaluate(&load(&file, ""), Tier::Personal);
+    let f = report
+        .failures_of(Control::CredentialSource)
+        .next()
+        .unwrap();
+    assert!(f.message.contains("credential `dev`"), "{}", f.message);
+    // The form round-trips.
+    let back = Inventory::from_toml_str(&inv.to_toml_string().unwrap(), "back.toml").unwrap();
+    assert_eq!(back, inv);
+    let back = Inventory::from_json_str(&inv.to_json_string(), "back.json").unwrap();
+    assert_eq!(back, inv);
+}
+
+#[test]
+fn several_credentials_are_checked_strictly() {
+    let over = |c: &str| format!("credential = DELETE\ncredential_tiers = DELETE\n{c}");
+    for (bad, needle) in [
+        (
+            r#"credentials = [{ name = "a", env = "A_TOKEN" }, { name = "a", env = "B_TOKEN" }]"#,
+            "duplicate credential name `a`",
+        ),
+        (
+            r#"credentials = [{ name = "Dev Key", env = "A_TOKEN" }]"#,
+            "invalid credential name",
+        ),
+        (
+            r#"credentials = [{ env = "A_TOKEN" }]"#,
+            "missing field `name`",
+        ),
+        (
+            r#"credentials = [{ name = "a", value = "ghp_FAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKE1234" }]"#,
+            "inline credential values are not allowed",
+        ),
+        (
+            r#"credentials = [{ name = "a", env = "ghp_FAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKE1234" }]"#,
+            "names an environment variable",
+        ),
+        (
+            r#"credentials = [{ name = "a", env = "A_TOKEN", vault = "vault://x" }]"#,
+            "exactly one key",
+        ),
+        (r#"credentials = [{ name = "a" }]"#, "exactly one key"),
+        (
+            r#"credentials = [{ name = "a", env = "A_TOKEN", tiers = ["staging"] }]"#,
+            "staging",
+        ),
+        (
+            r#"credentials = ["ghp_FAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKE1234"]"#,
+            "inline values are not allowed",
+        ),
+    ] {
+        let err = load_err(&over(bad), "");
+        let text = err.to_string();
+        assert!(text.contains(needle), "{bad}: {text}");
+        assert!(!text.contains("FAKE"), "{text}");
+        assert!(text.contains("server `srv`"), "{text}");
+        assert!(text.contains("test.toml:"), "{text}");
+    }
+    // Both forms at once, or tiers outside the single form.
+    let err = load_err(TWO_CREDENTIALS_OK, "");
+    assert!(err.to_string().contains("not both"), "{err}");
+    let err = load_err("credential = \"none\"", "");
+    assert!(err.to_string().contains("`credential_tiers`"), "{err}");
 }
 
 #[test]
@@ -188,13 +296,36 @@ fn control_approval_required_destructive() {
 
 #[test]
 fn control_approval_required_production_facing() {
+    // Writing production data changes production.
     control_case(
         Control::ApprovalRequired,
         (
             r#"data_classes = ["production"]"#,
-            "approval_required = true",
+            "actions = [\"write\"]\napproval_required = true",
         ),
-        (r#"data_classes = ["production"]"#, ""),
+        (r#"data_classes = ["production"]"#, r#"actions = ["write"]"#),
+    );
+    // Reading production or secret data does not: read workflows stay fast.
+    for data in ["production", "secret"] {
+        control_case(
+            Control::ApprovalRequired,
+            (&format!("data_classes = [\"{data}\"]"), ""),
+            (
+                &format!("data_classes = [\"{data}\"]"),
+                r#"actions = ["write"]"#,
+            ),
+        );
+    }
+    // Marked in the inventory: production-facing whatever its data.
+    control_case(
+        Control::ApprovalRequired,
+        ("", "actions = [\"write\"]"),
+        ("", "actions = [\"write\"]\nproduction_facing = true"),
+    );
+    control_case(
+        Control::ApprovalRequired,
+        ("", "production_facing = true\napproval_required = true"),
+        ("", "production_facing = true"),
     );
 }
 
@@ -314,12 +445,15 @@ fn error_unknown_field_names_line_and_column() {
 }
 
 #[test]
-fn error_missing_owner_names_path_and_fix() {
-    let err = load_err("owner = DELETE", "");
+fn error_missing_field_names_path_and_fix() {
+    let err = load_err("transport = DELETE", "");
     let text = err.to_string();
     assert!(text.contains("servers[0]"), "{text}");
-    assert!(text.contains("missing field `owner`"), "{text}");
-    assert!(text.contains("add `owner = "), "{text}");
+    assert!(text.contains("server `srv`"), "{text}");
+    assert!(text.contains("missing field `transport`"), "{text}");
+    assert!(text.contains("add `transport = "), "{text}");
+    // Reported where the server's table starts.
+    assert_eq!(err.position().map(|p| p.line), Some(3), "{text}");
 }
 
 #[test]
@@ -528,10 +662,15 @@ fn built_in_code_matches_parsed() {
                 .version("1.4.2")
                 .review(mcpguard_core::ReviewState::Approved),
         ),
-        CredentialSource::Env("SRV_TOKEN".into()),
         BTreeSet::from([DataClass::Internal]),
     )
-    .with_credential_tiers([Tier::Team, Tier::Production])
+    .with_credential(
+        Credential::new(
+            CredentialName::default_name(),
+            CredentialSource::Env("SRV_TOKEN".into()),
+        )
+        .with_tiers([Tier::Team]),
+    )
     .with_tool(ToolProfile::new(
         ToolName::try_from("do_it").unwrap(),
         BTreeSet::from([ActionKind::Read]),
@@ -618,4 +757,154 @@ proptest! {
         let _ = Inventory::from_toml_str(&text, "fuzz.toml");
         let _ = Inventory::from_json_str(&text, "fuzz.json");
     }
+}
+
+// ---- every problem at once ----
+
+const FIVE_PROBLEMS: &str = r#"version = 1
+
+[[servers]]
+id = "github"
+owner = "platform-team"
+transport = "stdio"
+provenance = { kind = "first_party" }
+credential = "none"
+data_classes = ["internal"]
+colour = "blue"
+
+[[servers.tools]]
+name = "read"
+actions = ["read"]
+reach = "none"
+data_classes = ["confidental"]
+
+[[servers]]
+id = "db"
+owner = ""
+transport = "stdio"
+provenance = { kind = "first_party" }
+credential = "hunter2-hunter2-hunter2"
+data_classes = ["internal"]
+
+[[servers.tools]]
+name = "query"
+actions = ["read"]
+reach = "none"
+
+[[servers.tools]]
+name = "query"
+actions = ["read"]
+reach = "none"
+
+[[servers.tools]]
+name = "drop"
+actions = ["delete"]
+"#;
+
+#[test]
+fn five_independent_problems_are_reported_in_one_load() {
+    let err = Inventory::from_toml_str(FIVE_PROBLEMS, "five.toml").unwrap_err();
+    let text = err.to_string();
+    assert!(text.starts_with("five.toml: 5 problems"), "{text}");
+    assert!(!text.contains("hunter2"), "{text}");
+    let got: Vec<(usize, Option<&str>, Option<&str>)> = err
+        .problems()
+        .iter()
+        .map(|p| {
+            (
+                p.position.map_or(0, |p| p.line),
+                p.path.as_deref(),
+                p.server.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (10, Some("servers[0].colour"), Some("github")),
+            (
+                16,
+                Some("servers[0].tools[0].data_classes[0]"),
+                Some("github")
+            ),
+            (23, Some("servers[1].credential"), Some("db")),
+            (32, Some("servers[1].tools[1].name"), Some("db")),
+            (36, Some("servers[1].tools[2]"), Some("db")),
+        ],
+        "{text}"
+    );
+    let messages: Vec<&str> = err.problems().iter().map(|p| p.message.as_str()).collect();
+    assert!(messages[0].contains("unknown field `colour`"), "{text}");
+    assert!(messages[1].contains("confidental"), "{text}");
+    assert!(messages[2].contains("inline credential"), "{text}");
+    assert!(
+        messages[3].contains("duplicate tool name `query`"),
+        "{text}"
+    );
+    assert!(messages[4].contains("missing field `reach`"), "{text}");
+    // The blank owner is not among them: it loads and fails `owner-present`.
+    assert!(
+        err.problems()
+            .iter()
+            .all(|p| !p.path.as_deref().unwrap_or_default().ends_with("owner")),
+        "{text}"
+    );
+}
+
+#[test]
+fn json_problems_have_line_and_column_too() {
+    let json = r#"{
+  "version": 1,
+  "servers": [
+    {
+      "id": "a",
+      "owner": "team",
+      "transport": "stdio",
+      "provenance": { "kind": "first_party" },
+      "credential": "none",
+      "data_classes": ["internal"],
+      "tools": [
+        { "name": "t", "actions": ["reed"], "reach": "none" },
+        { "name": "u", "actions": ["read"], "reach": "none", "x\"y": 1 }
+      ]
+    },
+    { "id": "b" }
+  ]
+}"#;
+    let err = Inventory::from_json_str(json, "inv.json").unwrap_err();
+    let got: Vec<(usize, usize, String)> = err
+        .problems()
+        .iter()
+        .map(|p| {
+            let pos = p.position.unwrap();
+            (pos.line, pos.column, p.path.clone().unwrap_or_default())
+        })
+        .collect();
+    assert_eq!(
+        got[0],
+        (12, 36, "servers[0].tools[0].actions[0]".to_owned()),
+        "{err}"
+    );
+    assert_eq!(
+        got[1],
+        (13, 62, "servers[0].tools[1].(key not shown)".to_owned()),
+        "{err}"
+    );
+    // Server `b` lacks every required field but `id`: each is reported, at its table.
+    let b: Vec<&mcpguard_core::Problem> = err
+        .problems()
+        .iter()
+        .filter(|p| p.server.as_deref() == Some("b"))
+        .collect();
+    assert_eq!(b.len(), 4, "{err}");
+    assert!(b.iter().all(|p| p.position.unwrap().line == 16), "{err}");
+}
+
+#[test]
+fn a_secret_pasted_as_a_key_is_not_echoed() {
+    let err = load_err("ghp_FAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKE1234 = 1", "");
+    let text = format!("{err} {err:?}");
+    assert!(!text.contains("FAKE"), "{text}");
+    assert!(text.contains("unknown field"), "{text}");
+    assert!(text.contains("server `srv`"), "{text}");
 }

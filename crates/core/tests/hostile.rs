@@ -10,9 +10,8 @@
 use std::collections::BTreeSet;
 
 use mcpguard_core::{
-    ActionKind, CredentialSource, DataClass, Inventory, InventoryErrorKind, LaunchGate,
-    NetworkReach, Owner, Provenance, ServerId, ServerRecord, Tier, ToolName, ToolProfile,
-    Transport,
+    ActionKind, DataClass, Inventory, InventoryErrorKind, LaunchGate, NetworkReach, Owner,
+    Provenance, ServerId, ServerRecord, Tier, ToolName, ToolProfile, Transport,
 };
 
 #[test]
@@ -75,7 +74,6 @@ fn a_million_tools_load_and_evaluate() {
         Owner::try_from("platform").unwrap(),
         Transport::Stdio,
         Provenance::FirstParty,
-        CredentialSource::None,
         BTreeSet::from([DataClass::Internal]),
     );
     server.tools = tools;
@@ -84,4 +82,23 @@ fn a_million_tools_load_and_evaluate() {
     let report = LaunchGate::evaluate(&inv, Tier::Production);
     assert!(report.passed());
     assert_eq!(report.risks.len(), 1_000_000);
+}
+
+#[test]
+fn a_file_of_a_hundred_thousand_problems_reports_a_bounded_list() {
+    let mut json = String::from(r#"{"version": 1, "servers": ["#);
+    for i in 0..20_000 {
+        if i > 0 {
+            json.push(',');
+        }
+        json.push_str(&format!(r#"{{"id": "s{i}", "colour": 1}}"#));
+    }
+    json.push_str("]}");
+    let err = Inventory::from_json_str(&json, "many.json").unwrap_err();
+    let problems = err.problems();
+    // Four missing fields and one unknown, in each of 20,000 servers.
+    assert_eq!(problems.len(), 201, "{}", problems.len());
+    assert!(problems.first().unwrap().position.is_some());
+    let last = &problems.last().unwrap().message;
+    assert!(last.starts_with("and 99800 more problems"), "{last}");
 }

@@ -25,6 +25,8 @@ pub enum CredentialErrorKind {
     UnknownServer,
     /// The server has no credential (`credential = "none"`).
     NoCredential,
+    /// The server has credentials, but none by this name.
+    UnknownCredential,
     /// The inventory does not allow this credential in the gate's tier.
     NotAllowedInTier,
     /// The environment variable is not set, or the file does not exist.
@@ -81,37 +83,60 @@ impl Credentials {
         }
     }
 
-    /// Resolves a server's credential, if the inventory allows it in the gate's
-    /// tier, and registers the value with the gate's redactor.
+    /// Resolves credential `name` of `server` (`default` for a server written
+    /// with the single `credential = ...` form), if the inventory allows it in
+    /// the gate's tier, and registers the value with the gate's redactor.
     ///
     /// # Errors
     ///
-    /// [`CredentialError`]: an unknown server, no credential, a tier the inventory
-    /// does not allow (naming the credential and the tier), what the resolver
-    /// reports, or a value too short to redact. Never the value.
+    /// [`CredentialError`]: an unknown server, no credential, no credential by
+    /// that name (naming the ones there are), a tier the inventory does not allow
+    /// (naming the credential and the tiers), what the resolver reports, or a
+    /// value too short to redact. Never the value.
     pub fn resolve(
         &self,
         server: &str,
+        name: &str,
         resolver: &dyn CredentialResolver,
     ) -> Result<Secret<String>, CredentialError> {
-        let Some((source, tiers)) = self.sources.get(server) else {
+        let Some(credentials) = self.sources.get(server) else {
             return Err(CredentialError::new(
                 CredentialErrorKind::UnknownServer,
                 format!("server `{server}` is not in the inventory"),
             ));
         };
-        if *source == CredentialSource::None {
+        if credentials.is_empty() {
             return Err(CredentialError::new(
                 CredentialErrorKind::NoCredential,
                 format!("server `{server}` has no credential"),
             ));
         }
-        if tiers.as_ref().is_some_and(|t| !t.contains(&self.tier)) {
-            let allowed: Vec<String> = tiers.iter().flatten().map(ToString::to_string).collect();
+        let Some(credential) = credentials.iter().find(|c| c.name.as_str() == name) else {
+            let names: Vec<&str> = credentials.iter().map(|c| c.name.as_str()).collect();
+            // The name is the caller's, not the inventory's: shown only when it
+            // has the form of one.
+            let shown = mcpguard_core::CredentialName::try_from(name)
+                .map_or_else(|_| "by that name".to_owned(), |n| format!("`{n}`"));
+            return Err(CredentialError::new(
+                CredentialErrorKind::UnknownCredential,
+                format!(
+                    "server `{server}` has no credential {shown}; it has: {}",
+                    names.join(", ")
+                ),
+            ));
+        };
+        let (name, source) = (&credential.name, &credential.source);
+        if !credential.allowed_in(self.tier) {
+            let allowed: Vec<String> = credential
+                .tiers
+                .iter()
+                .flatten()
+                .map(ToString::to_string)
+                .collect();
             return Err(CredentialError::new(
                 CredentialErrorKind::NotAllowedInTier,
                 format!(
-                    "the credential of server `{server}` ({source}) may not be resolved in the `{}` tier; the inventory allows it in: {}",
+                    "credential `{name}` of server `{server}` ({source}) may not be resolved in the `{}` tier; the inventory allows it in: {}",
                     self.tier,
                     allowed.join(", ")
                 ),
@@ -121,16 +146,16 @@ impl Credentials {
         if secret.expose().is_empty() {
             return Err(CredentialError::new(
                 CredentialErrorKind::Unusable,
-                format!("the credential of server `{server}` ({source}) is empty"),
+                format!("credential `{name}` of server `{server}` ({source}) is empty"),
             ));
         }
         self.redactor
-            .register_known_secret(&source.to_string(), secret.expose())
+            .register_known_secret(&format!("{server}/{name}"), secret.expose())
             .map_err(|_| {
                 CredentialError::new(
                     CredentialErrorKind::Unusable,
                     format!(
-                        "the credential of server `{server}` ({source}) is shorter than {} bytes, too short to redact safely",
+                        "credential `{name}` of server `{server}` ({source}) is shorter than {} bytes, too short to redact safely",
                         mcpguard_redact::MIN_KNOWN_SECRET_LEN
                     ),
                 )

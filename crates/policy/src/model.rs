@@ -18,7 +18,7 @@ use cedar_policy::{
     Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, RestrictedExpression, Schema,
 };
 use mcpguard_core::{
-    ActionKind, CredentialSource, DataClass, Fingerprint, Inventory, NetworkReach, Provenance,
+    ActionKind, Credential, DataClass, Fingerprint, Inventory, NetworkReach, Provenance,
     ServerRecord, Tier, ToolProfile,
 };
 use serde_json::Value;
@@ -64,7 +64,11 @@ impl ServerAttrs {
             _ => (false, "first_party", true),
         };
         Self {
-            owner: server.owner.to_string(),
+            owner: server
+                .owner
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
             third_party,
             review: review.to_owned(),
             pinned,
@@ -96,6 +100,7 @@ pub(crate) struct ToolAttrs {
     pub(crate) actions: Vec<String>,
     pub(crate) read_only: bool,
     pub(crate) destructive: bool,
+    pub(crate) production_facing: bool,
     /// Sends data out: the egress action, or writing with public reach.
     pub(crate) egress: bool,
     pub(crate) has_destination: bool,
@@ -119,6 +124,7 @@ impl ToolAttrs {
             actions: tool.actions.iter().map(ToString::to_string).collect(),
             read_only: tool.is_read_only(),
             destructive: tool.is_destructive(),
+            production_facing: tool.is_production_facing(),
             egress: tool.actions.contains(&ActionKind::Egress)
                 || (tool.reach == NetworkReach::Public && !tool.is_read_only()),
             has_destination: tool.destination.is_some(),
@@ -147,6 +153,7 @@ impl ToolAttrs {
             field("actions", texts(self.actions.iter().map(String::as_str))),
             field("read_only", flag(self.read_only)),
             field("destructive", flag(self.destructive)),
+            field("production_facing", flag(self.production_facing)),
             field("egress", flag(self.egress)),
             field("has_destination", flag(self.has_destination)),
             field("reach", text(&self.reach)),
@@ -330,8 +337,8 @@ pub(crate) struct ToolEntry {
     pub(crate) profile: ToolProfile,
 }
 
-/// Each server's credential source and the tiers it may be resolved in.
-pub(crate) type CredentialSources = HashMap<String, (CredentialSource, Option<BTreeSet<Tier>>)>;
+/// Each server's credentials, by server id.
+pub(crate) type CredentialSources = HashMap<String, Vec<Credential>>;
 
 /// Everything the inventory and tool definitions fix, built once.
 pub(crate) struct Model {
@@ -479,10 +486,7 @@ impl Model {
             }
             servers.insert(server.id.to_string(), (server_uid, server_entity));
             server_flags.insert(server.id.to_string(), server_flags_of(server));
-            credentials.insert(
-                server.id.to_string(),
-                (server.credential.clone(), server.credential_tiers.clone()),
-            );
+            credentials.insert(server.id.to_string(), server.credentials.clone());
         }
         let model = Self {
             tools,

@@ -20,7 +20,7 @@ use mcpguard_policy::{
 use proptest::prelude::*;
 use serde_json::json;
 
-/// Five first-party tools, one of each kind the matrix covers.
+/// First-party tools, one of each kind the matrix covers.
 const INVENTORY: &str = r#"
 version = 1
 
@@ -30,7 +30,7 @@ owner = "platform-team"
 transport = "stdio"
 provenance = { kind = "first_party" }
 credential = "none"
-data_classes = ["public", "internal", "secret"]
+data_classes = ["public", "internal", "production", "secret"]
 
 [[servers.tools]]
 name = "read"
@@ -62,6 +62,25 @@ name = "vault"
 data_classes = ["secret"]
 actions = ["read"]
 reach = "none"
+
+[[servers.tools]]
+name = "migrate"
+data_classes = ["production"]
+actions = ["write"]
+reach = "internal"
+
+[[servers.tools]]
+name = "report"
+data_classes = ["production"]
+actions = ["read"]
+reach = "internal"
+
+[[servers.tools]]
+name = "promote"
+data_classes = ["internal"]
+actions = ["read"]
+reach = "internal"
+production_facing = true
 
 [[servers]]
 id = "vendor"
@@ -119,28 +138,25 @@ use Verdict::{Allow as A, Deny as D, RequireApproval as R};
 /// A tool and its six expected verdicts.
 type Row = (&'static str, [Verdict; 6]);
 
-/// The personal and team tiers decide alike.
-const BELOW_PRODUCTION: &[Row] = &[
+/// Every tier decides these alike: reads stay fast in production too (of
+/// production data, `report`, and of secrets, `vault`, until the session is
+/// tainted), while changing production needs a person (`migrate` writes
+/// production data; `promote` is marked production-facing).
+const EVERY_TIER: &[Row] = &[
     ("read", [A, A, A, A, A, A]),
     ("write", [R, A, R, A, R, A]),
     ("destroy", [R, A, R, A, R, A]),
     ("fetch", [A, A, A, A, D, D]),
-    ("vault", [R, A, D, D, D, D]),
+    ("vault", [A, A, D, D, D, D]),
+    ("report", [A, A, A, A, A, A]),
+    ("migrate", [R, A, R, A, R, A]),
+    ("promote", [R, A, R, A, R, A]),
 ];
 
 const MATRIX: &[(Tier, &[Row])] = &[
-    (Tier::Personal, BELOW_PRODUCTION),
-    (Tier::Team, BELOW_PRODUCTION),
-    (
-        Tier::Production,
-        &[
-            ("read", [R, A, R, A, R, A]),
-            ("write", [R, A, R, A, R, A]),
-            ("destroy", [R, A, R, A, R, A]),
-            ("fetch", [R, A, R, A, D, D]),
-            ("vault", [R, A, D, D, D, D]),
-        ],
-    ),
+    (Tier::Personal, EVERY_TIER),
+    (Tier::Team, EVERY_TIER),
+    (Tier::Production, EVERY_TIER),
 ];
 
 #[test]
@@ -558,10 +574,12 @@ unless { principal in Mcp::Group::"admins" };"#,
     let inv = inventory();
     assert_eq!(
         gate.visible_tools(&ana(), &inv, "lab"),
-        ["read", "write", "destroy", "fetch"]
+        [
+            "read", "write", "destroy", "fetch", "migrate", "report", "promote"
+        ]
     );
     let admin = Principal::new("root").in_group("admins");
-    assert_eq!(gate.visible_tools(&admin, &inv, "lab").len(), 5);
+    assert_eq!(gate.visible_tools(&admin, &inv, "lab").len(), 8);
     // Unreviewed third-party tools are hidden outside the personal tier.
     assert!(gate.visible_tools(&ana(), &inv, "vendor").is_empty());
 }
@@ -577,13 +595,10 @@ fn outcomes_taint_sessions_per_principal() {
     let d = gate.authorize(&vault);
     assert_eq!(d.verdict(), Verdict::Deny);
     // Every forbid that matched is named: the taint rule and the approval gate.
-    assert_eq!(
-        d.policy_ids(),
-        ["approve-production", "no-secrets-when-tainted"]
-    );
+    assert_eq!(d.policy_ids(), ["no-secrets-when-tainted"]);
     // Another principal using the same session handle is another session.
     let bob = ToolCall::new(Principal::new("bob"), "lab", "vault").session("conv");
-    assert_eq!(gate.authorize(&bob).verdict(), Verdict::RequireApproval);
+    assert_eq!(gate.authorize(&bob).verdict(), Verdict::Allow);
     // Private data seen on top of taint closes egress.
     gate.record_outcome(&ToolCall::new(ana(), "lab", "vault").session("conv"))
         .unwrap();

@@ -79,7 +79,7 @@ fn gate(tier: Tier) -> Gate {
 fn a_credential_is_refused_outside_its_tiers_without_showing_it() {
     let err = gate(Tier::Personal)
         .credentials()
-        .resolve("db", &env())
+        .resolve("db", "default", &env())
         .unwrap_err();
     assert_eq!(err.kind(), CredentialErrorKind::NotAllowedInTier);
     let text = format!("{err} {err:?}");
@@ -91,7 +91,7 @@ fn a_credential_is_refused_outside_its_tiers_without_showing_it() {
     assert!(!text.contains(DB_PASSWORD), "{text}");
     let secret = gate(Tier::Production)
         .credentials()
-        .resolve("db", &env())
+        .resolve("db", "default", &env())
         .unwrap();
     assert_eq!(secret.expose(), DB_PASSWORD);
     assert_eq!(format!("{secret:?} {secret}"), "[REDACTED] [REDACTED]");
@@ -103,7 +103,7 @@ fn missing_and_unsupported_sources_are_clear_errors() {
     let g = gate(Tier::Production);
     let err = g
         .credentials()
-        .resolve("db", &EnvResolver::from_fn(|_| None))
+        .resolve("db", "default", &EnvResolver::from_fn(|_| None))
         .unwrap_err();
     assert_eq!(err.kind(), CredentialErrorKind::Missing);
     assert!(
@@ -111,23 +111,35 @@ fn missing_and_unsupported_sources_are_clear_errors() {
         "{err}"
     );
     assert_eq!(
-        g.credentials().resolve("nope", &env()).unwrap_err().kind(),
+        g.credentials()
+            .resolve("nope", "default", &env())
+            .unwrap_err()
+            .kind(),
         CredentialErrorKind::UnknownServer
     );
     assert_eq!(
-        g.credentials().resolve("open", &env()).unwrap_err().kind(),
+        g.credentials()
+            .resolve("open", "default", &env())
+            .unwrap_err()
+            .kind(),
         CredentialErrorKind::NoCredential
     );
-    let err = g.credentials().resolve("docs", &env()).unwrap_err();
+    let err = g
+        .credentials()
+        .resolve("docs", "default", &env())
+        .unwrap_err();
     assert_eq!(err.kind(), CredentialErrorKind::Unsupported);
     let err = g
         .credentials()
-        .resolve("docs", &FileResolver::new())
+        .resolve("docs", "default", &FileResolver::new())
         .unwrap_err();
     assert!(err.to_string().contains("no mount"), "{err}");
     let short = EnvResolver::from_fn(|_| Some("short".to_owned()));
     assert_eq!(
-        g.credentials().resolve("db", &short).unwrap_err().kind(),
+        g.credentials()
+            .resolve("db", "default", &short)
+            .unwrap_err()
+            .kind(),
         CredentialErrorKind::Unusable
     );
 }
@@ -139,12 +151,12 @@ fn mounted_files_resolve_vault_references() {
     std::fs::write(dir.join("docs/token"), "docs-token-Zq8Lm3Xw9\n").unwrap();
     let files = FileResolver::new().mount("vault://kv/", &dir);
     let g = gate(Tier::Team);
-    let secret = g.credentials().resolve("docs", &files).unwrap();
+    let secret = g.credentials().resolve("docs", "default", &files).unwrap();
     assert_eq!(secret.expose(), "docs-token-Zq8Lm3Xw9");
     std::fs::remove_file(dir.join("docs/token")).unwrap();
     let err = gate(Tier::Team)
         .credentials()
-        .resolve("docs", &files)
+        .resolve("docs", "default", &files)
         .unwrap_err();
     assert_eq!(err.kind(), CredentialErrorKind::Missing);
     assert!(!err.to_string().contains("Zq8Lm3"));
@@ -171,7 +183,7 @@ proptest! {
             .redact_results(true)
             .build()
             .unwrap();
-        let secret = g.credentials().resolve("db", &env()).unwrap();
+        let secret = g.credentials().resolve("db", "default", &env()).unwrap();
         let encoded = match encoding {
             0 => secret.expose().clone(),
             1 => base64::engine::general_purpose::STANDARD.encode(format!("app:{}", secret.expose())),
@@ -184,10 +196,8 @@ proptest! {
             _ => json!({"q": "x", "dsn": format!("postgres://app@db/{text}")}),
         };
         let call = ToolCall::new(Principal::new("ana"), "db", "query").arguments(args).purpose(text.clone());
-        // The approval gate of the production tier: approve, then run.
-        let decision = g.authorize(&call);
-        let grant = g.approvals().approve(decision.approval_request().unwrap(), "lead", std::time::Duration::from_secs(60)).unwrap();
-        let result: String = g.admit_approved(&call, &grant).run(|| Ok::<_, String>(format!("row: {text}"))).unwrap();
+        // A read: it runs in the production tier without an approval.
+        let result: String = g.admit(&call).run(|| Ok::<_, String>(format!("row: {text}"))).unwrap();
         prop_assert!(!result.contains(&encoded), "{}", result);
         let logged = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
         prop_assert!(!logged.is_empty());
@@ -195,4 +205,98 @@ proptest! {
         let line = g.redactor().redact(&format!("connecting with {text}")).into_owned();
         prop_assert!(!line.contains(&encoded), "{}", line);
     }
+}
+
+const TWO_CREDENTIALS: &str = r#"
+version = 1
+
+[[servers]]
+id = "github"
+owner = "platform-team"
+transport = "stdio"
+provenance = { kind = "first_party" }
+credentials = [
+  { name = "dev", env = "GH_DEV_TOKEN", tiers = ["personal", "team"] },
+  { name = "deploy", env = "GH_DEPLOY_TOKEN", tiers = ["production"] },
+]
+data_classes = ["internal"]
+
+[[servers.tools]]
+name = "search"
+actions = ["read"]
+reach = "none"
+target = "q"
+"#;
+
+#[test]
+fn each_of_several_credentials_resolves_only_in_its_own_tiers() {
+    const DEV: &str = "gh-dev-Zx81Lq0Pw3Mn";
+    const DEPLOY: &str = "gh-deploy-Ty62Rb5Kc9Vs";
+    let vars = HashMap::from([
+        ("GH_DEV_TOKEN".to_owned(), DEV.to_owned()),
+        ("GH_DEPLOY_TOKEN".to_owned(), DEPLOY.to_owned()),
+    ]);
+    let env = EnvResolver::from_fn(move |name| vars.get(name).cloned());
+    let gate = |tier| {
+        Gate::builder()
+            .inventory(Inventory::from_toml_str(TWO_CREDENTIALS, "two.toml").unwrap())
+            .tier(tier)
+            .build()
+            .unwrap()
+    };
+    for tier in [Tier::Personal, Tier::Team] {
+        let g = gate(tier);
+        assert_eq!(
+            g.credentials()
+                .resolve("github", "dev", &env)
+                .unwrap()
+                .expose(),
+            DEV
+        );
+        let err = g
+            .credentials()
+            .resolve("github", "deploy", &env)
+            .unwrap_err();
+        assert_eq!(err.kind(), CredentialErrorKind::NotAllowedInTier);
+        assert!(
+            err.to_string().contains("credential `deploy`")
+                && err.to_string().contains("production"),
+            "{err}"
+        );
+        assert!(!err.to_string().contains(DEPLOY), "{err}");
+    }
+    let g = gate(Tier::Production);
+    assert_eq!(
+        g.credentials()
+            .resolve("github", "deploy", &env)
+            .unwrap()
+            .expose(),
+        DEPLOY
+    );
+    assert_eq!(
+        g.credentials()
+            .resolve("github", "dev", &env)
+            .unwrap_err()
+            .kind(),
+        CredentialErrorKind::NotAllowedInTier
+    );
+    // The resolved one is redacted from then on; the other was never resolved.
+    assert!(
+        !g.redactor()
+            .redact(&format!("token {DEPLOY}"))
+            .contains(DEPLOY)
+    );
+    // A name the server does not have lists the ones it has; a name-shaped
+    // secret typed in by mistake is not echoed.
+    let err = g
+        .credentials()
+        .resolve("github", "default", &env)
+        .unwrap_err();
+    assert_eq!(err.kind(), CredentialErrorKind::UnknownCredential);
+    assert!(err.to_string().contains("dev, deploy"), "{err}");
+    let err = g
+        .credentials()
+        .resolve("github", "ghp_ABCdef0123456789ABCdef0123456789", &env)
+        .unwrap_err();
+    assert!(!err.to_string().contains("ghp_"), "{err}");
 }

@@ -169,8 +169,8 @@ fn taint_set_on_one_replica_holds_on_another() {
     let secret = ToolCall::new(Principal::new("ana"), "ws", "read_secret").session("conv-1");
     assert_eq!(
         b.authorize(&secret).verdict(),
-        Verdict::RequireApproval,
-        "clean: asks"
+        Verdict::Allow,
+        "clean: a read runs"
     );
     assert_eq!(a.authorize(&fetch).verdict(), Verdict::Allow);
     a.record_outcome(&fetch).unwrap();
@@ -184,7 +184,7 @@ fn taint_set_on_one_replica_holds_on_another() {
     );
     // The same session handle of another principal is clean.
     let other = ToolCall::new(Principal::new("bo"), "ws", "read_secret").session("conv-1");
-    assert_eq!(b.authorize(&other).verdict(), Verdict::RequireApproval);
+    assert_eq!(b.authorize(&other).verdict(), Verdict::Allow);
 }
 
 #[test]

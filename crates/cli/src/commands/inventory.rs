@@ -2,15 +2,21 @@
 
 use std::path::Path;
 
-use mcpguard_core::{Definitions, LaunchGate, Tier};
+use mcpguard_core::{Definitions, InventorySource, LaunchGate, Tier};
 use mcpguard_redact::Redactor;
 use serde_json::Value;
 
 use crate::commands::pin::tool_list;
-use crate::{Exit, Format, bad, json_out, load};
+use crate::{Exit, Format, ReportFormat, bad, json_out, load};
 
-pub(crate) fn inventory_check(file: &Path, tier: Tier, tools: &[String], format: Format) -> Exit {
-    let inventory = load(file)?;
+pub(crate) fn inventory_check(
+    file: &Path,
+    tier: Tier,
+    tools: &[String],
+    format: ReportFormat,
+) -> Exit {
+    let source = InventorySource::read(file).map_err(|e| bad(e.to_string()))?;
+    let inventory = source.parse().map_err(|e| bad(e.to_string()))?;
     let report = if tools.is_empty() {
         LaunchGate::evaluate(&inventory, tier)
     } else {
@@ -39,8 +45,10 @@ pub(crate) fn inventory_check(file: &Path, tier: Tier, tools: &[String], format:
         LaunchGate::evaluate_with_definitions(&inventory, tier, &definitions)
     };
     match format {
-        Format::Json => json_out(&report)?,
-        Format::Text => say!("{}", report.to_string().trim_end()),
+        ReportFormat::Json => json_out(&report)?,
+        ReportFormat::Sarif => json_out(&report.to_sarif(&source))?,
+        ReportFormat::Markdown => say!("{}", report.to_markdown().trim_end()),
+        ReportFormat::Text => say!("{}", report.to_string().trim_end()),
     }
     Ok(if report.passed() { 0 } else { 1 })
 }
