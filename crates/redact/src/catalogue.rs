@@ -1263,7 +1263,7 @@ const CATALOGUE: &[Spec] = &[
         "OpenSSH",
         "OpenSSH private key block",
         &["-----begin openssh private key-----"],
-        r"-----BEGIN OPENSSH PRIVATE KEY-----(?:[A-Za-z0-9+/=\s]|\\[nrt/])*(?:-----END OPENSSH PRIVATE KEY-----)?",
+        r"-----BEGIN OPENSSH PRIVATE KEY-----(?:[A-Za-z0-9+/=\s]|\\+[nrt/])*(?:-----END OPENSSH PRIVATE KEY-----)?",
         &[
             "⟦-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEcUNmm5JdJNpGHLXZ6A+h6yzMK2rFZ5J0K5uqxu0uizHz/RdGFa\nLwAaRCM8Wax++sTc12tax8dt14GW2+/d7wtepdptm5c2h8cJYtMWci2DDq4yqjb4WdrysK\n-----END OPENSSH PRIVATE KEY-----⟧\n",
         ],
@@ -1272,9 +1272,9 @@ const CATALOGUE: &[Spec] = &[
     token(
         "private-key",
         "PEM",
-        "PEM private key block (PKCS#1, PKCS#8, EC, DSA, encrypted, PGP), also with escaped newlines or cut short",
+        "PEM private key block (PKCS#1, PKCS#8, EC, DSA, encrypted, PGP), also with newlines escaped at any JSON depth, or cut short",
         &["-----begin"],
-        r"-----BEGIN (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----(?:[A-Za-z0-9+/=\s]|\\[nrt/]|[A-Za-z-]+: [^\r\n\\]*)*(?:-----END (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----)?",
+        r"-----BEGIN (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----(?:[A-Za-z-]+: [^\r\n\\]*|[A-Za-z0-9+/=\s]|\\+[nrt/])*(?:-----END (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----)?",
         &[
             "key: |\n  ⟦-----BEGIN RSA PRIVATE KEY-----\n  MIIEowsDoJklEUeOt9ZghvByqnhAdVcOphZz4eKedqkuia6Qvm7wibsfJPK8WliN\n  i7vuVPe6r3m2XrVNOb3nruN0+KwiqAPvKy40b5AU6oDktaqD5EAcQflOESqbvrab\n  -----END RSA PRIVATE KEY-----⟧\n",
             r#"PRIVATE_KEY="⟦-----BEGIN EC PRIVATE KEY-----\nMHcCfyIBBnPtrrbSNdLzbVTHm5KscWNVonWrsIrp65bnuceq/U1RyoYlgV2zFilf\n-----END EC PRIVATE KEY-----⟧""#,

@@ -53,6 +53,10 @@ fn inside_marker(hay: &[u8], at: usize) -> bool {
 
 /// How far a match that runs into the end of its window may grow, in bytes.
 const MAX_EXTENSION: usize = 64 << 10;
+/// A match that ends this close to its window's end may have been cut there: the
+/// longest token a pattern can be part-way through (an escape like `\\\n`, a
+/// header line's start) is shorter.
+const CUT_SLACK: usize = 16;
 
 /// Finds and removes secrets from text and JSON.
 ///
@@ -820,10 +824,12 @@ fn search(
         let Some(m) = rule.regex.search(&input) else {
             return;
         };
-        // A match that runs into the window's end may be cut short: search again
-        // with a wider window before trusting it.
-        if m.end() == end && end < hay.len() && grown < MAX_EXTENSION {
-            let more = (rule.after.max(256)).min(MAX_EXTENSION - grown);
+        // A match that runs into the window's end, or stops just short of it, may
+        // be cut short (the window can end inside an escape such as `\n`, which
+        // the match then stops before): search again with a window twice as wide
+        // before trusting it.
+        if m.end().saturating_add(CUT_SLACK) >= end && end < hay.len() && grown < MAX_EXTENSION {
+            let more = rule.after.max(256).max(grown).min(MAX_EXTENSION - grown);
             grown += more;
             end = end.saturating_add(more).min(hay.len());
             continue;
