@@ -1,7 +1,10 @@
 //! Criterion benchmarks of the redaction hot path: group `redact`, with
 //! `clean_log` (1 MiB of realistic log text without a secret), `dense_log` (the same
 //! with one secret per KiB) and `json_args` (tool-call arguments through
-//! `redact_json`), each with `Throughput::Bytes`.
+//! `redact_json`), each with `Throughput::Bytes`; and group `writer`: the
+//! `RedactingWriter` on clean text (`clean/{64k,1m}`) and on an unterminated
+//! private-key block of the same size (`unterminated_block/{64k,1m}`), written in
+//! 4 KiB pieces.
 #![expect(clippy::expect_used, reason = "a benchmark may stop on broken setup")]
 #![expect(clippy::print_stdout, reason = "a benchmark reports its setup")]
 #![allow(
@@ -13,7 +16,9 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use mcpguard::redact::Redactor;
+use std::io::Write as _;
+
+use mcpguard::redact::{RedactingWriter, Redactor};
 
 /// A deterministic generator, so every run measures the same text.
 struct Lcg(u64);
@@ -212,6 +217,49 @@ fn bench(c: &mut Criterion) {
             black_box(redactor.redact_json(black_box(&mut v)))
         })
     });
+    group.finish();
+
+    // The streaming writer: clean text against a `-----BEGIN` block that never
+    // ends, the same size, the same pieces.
+    let mut group = c.benchmark_group("writer");
+    for (name, size) in [("64k", 64usize << 10), ("1m", 1 << 20)] {
+        let mut clean_text = String::with_capacity(size);
+        while clean_text.len() < size {
+            clean_text.push_str(&clean);
+        }
+        clean_text.truncate(size);
+        let mut block = String::from("-----BEGIN RSA PRIVATE KEY-----\n");
+        let mut rng = Lcg(7);
+        const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        while block.len() < size {
+            for _ in 0..64 {
+                let i = usize::try_from(rng.next()).unwrap_or(0) % B64.len();
+                block.push(char::from(B64[i]));
+            }
+            block.push('\n');
+        }
+        block.truncate(size);
+        let through = |text: &str| {
+            let mut w = RedactingWriter::new(Vec::with_capacity(text.len()), redactor.clone());
+            for piece in text.as_bytes().chunks(4096) {
+                w.write_all(piece).expect("writes to a Vec");
+            }
+            w.finish().expect("writes to a Vec")
+        };
+        let out = String::from_utf8(through(&block)).expect("UTF-8 out");
+        assert!(
+            out.starts_with("[REDACTED:private-key]") && out.len() < 64,
+            "the block is not redacted whole: {}",
+            &out[..out.len().min(120)]
+        );
+        group.throughput(Throughput::Bytes(size as u64));
+        group.bench_function(format!("clean/{name}"), |b| {
+            b.iter(|| black_box(through(black_box(&clean_text))))
+        });
+        group.bench_function(format!("unterminated_block/{name}"), |b| {
+            b.iter(|| black_box(through(black_box(&block))))
+        });
+    }
     group.finish();
 }
 

@@ -320,6 +320,14 @@ impl Finding {
         }
     }
 
+    /// The same finding, reaching to `end`.
+    pub(crate) fn with_end(&self, end: usize) -> Self {
+        Self {
+            span: self.span.start..end.max(self.span.start),
+            ..self.clone()
+        }
+    }
+
     /// For formats with a checksum (GitHub and npm tokens), whether it is valid;
     /// `None` for formats without one.
     pub fn checksum(&self) -> Option<bool> {

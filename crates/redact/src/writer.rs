@@ -20,11 +20,18 @@ const CONTEXT: usize = 8 << 10;
 /// A secret split across two `write` calls, or across chunks, is therefore redacted
 /// exactly as if the whole stream had been passed to [`Redactor::redact`] at once,
 /// as long as it is no longer than the hold-back (16 KiB by default). Memory stays
-/// bounded by chunk + hold-back, however long the stream.
+/// bounded by chunk + 2 × hold-back, however long the stream.
 ///
 /// [`Write::flush`] writes on every complete line that no secret straddles and
 /// keeps the rest (an unfinished line, or an unfinished private-key block) until
-/// more text or [`RedactingWriter::finish`] arrives. Call `finish` at the end: it
+/// more text or [`RedactingWriter::finish`] arrives.
+///
+/// A private-key block longer than the hold-back (or never closed) cannot be held
+/// whole: its label is written when the chunk is full, and everything that
+/// continues the block (its base64 lines, escaped newlines, the `-----END` line)
+/// is dropped as it arrives, until the block ends. Nothing of it is written in
+/// clear, and the work stays linear in the length of the stream whatever the
+/// sizes of the writes. Call `finish` at the end: it
 /// writes the remainder and returns the inner writer. Dropping the writer without
 /// `finish` writes the remainder too, but cannot report an error.
 ///
@@ -48,7 +55,21 @@ pub struct RedactingWriter<W: Write> {
     context: String,
     chunk: usize,
     hold: usize,
+    /// A private-key block was written as its label, and what continues it is
+    /// still arriving: dropped until the block ends.
+    open_block: bool,
+    /// `pending`'s length when a flush last found an open block it had to keep:
+    /// the next flush looks again only when an `-----END` may have arrived.
+    stalled: Option<usize>,
+    /// The length `pending` must reach before the next chunk is cut, when a
+    /// finding straddled the last cut (0: the chunk size and hold-back decide).
+    wait: usize,
 }
+
+/// Where an armoured block starts.
+const BEGIN: &str = "-----BEGIN";
+/// Where its closing line starts.
+const END: &str = "-----END";
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Cut {
@@ -76,6 +97,9 @@ impl<W: Write> RedactingWriter<W> {
             context: String::new(),
             chunk: chunk.max(64),
             hold: hold.max(64),
+            open_block: false,
+            stalled: None,
+            wait: 0,
         }
     }
 
@@ -89,6 +113,11 @@ impl<W: Write> RedactingWriter<W> {
         let mut inner = self.take_inner()?;
         inner.flush()?;
         Ok(inner)
+    }
+
+    /// How much is gathered before a chunk is cut.
+    fn limit(&self) -> usize {
+        (self.chunk + self.hold).max(self.wait)
     }
 
     fn take_inner(&mut self) -> io::Result<W> {
@@ -114,9 +143,28 @@ impl<W: Write> RedactingWriter<W> {
         let tail = self.pending.split_off(body_len);
         let text = String::from_utf8_lossy(&self.pending).into_owned();
         let mut joined = std::mem::take(&mut self.context);
-        let start = joined.len();
+        let mut start = joined.len();
         joined.push_str(&text);
-        let findings = self.redactor.find(&joined);
+        let finishing = cut == Cut::All;
+        if self.open_block {
+            // The rest of a block whose label is already written: dropped.
+            let (consumed, closed) = block_rest(joined.get(start..).unwrap_or_default(), finishing);
+            start += consumed;
+            self.open_block = !closed;
+            if !closed {
+                self.keep(&joined, start, start, &tail);
+                self.stalled = None;
+                return Ok(());
+            }
+        }
+        // A block the search cut short (it is longer than a match may grow)
+        // reaches as far as its text goes on.
+        let findings: Vec<Finding> = self
+            .redactor
+            .find(&joined)
+            .into_iter()
+            .map(|f| extend_block(&joined, f, finishing))
+            .collect();
 
         let mut end = match cut {
             Cut::All => joined.len(),
@@ -126,17 +174,30 @@ impl<W: Write> RedactingWriter<W> {
             }
             Cut::Lines => line_end_before(&joined, joined.len(), start).unwrap_or(start),
         };
+        let mut stall = false;
         if cut == Cut::Lines
             && let Some(open) = open_private_key(&joined, start, end)
         {
             end = open;
+            stall = true;
         }
-        // No finding may straddle the cut: cut before it instead.
+        // No finding may straddle the cut: cut before it instead, and gather
+        // until the cut can pass its end. A finding longer than the hold-back
+        // cannot be held whole: it is written as its label up to the cut, and a
+        // block's continuation is dropped as it arrives.
+        let mut straddled = None;
         if let Some(f) = findings
             .iter()
             .find(|f| f.span().start < end && f.span().end > end)
         {
-            end = floor_boundary(&joined, f.span().start);
+            if cut == Cut::Chunk && f.span().len() > self.hold {
+                self.open_block = joined
+                    .get(f.span().start..)
+                    .is_some_and(|t| t.starts_with(BEGIN));
+            } else {
+                end = floor_boundary(&joined, f.span().start);
+                straddled = Some(f.span().end);
+            }
         }
         let end = end.max(start);
 
@@ -149,13 +210,84 @@ impl<W: Write> RedactingWriter<W> {
             .redactor
             .apply(joined.get(start..end).unwrap_or_default(), &emitted);
         inner.write_all(out.as_bytes())?;
-
-        let keep_from = floor_boundary(&joined, end.saturating_sub(CONTEXT));
-        self.context = joined.get(keep_from..end).unwrap_or_default().to_owned();
-        self.pending = joined.get(end..).unwrap_or_default().as_bytes().to_vec();
-        self.pending.extend_from_slice(&tail);
+        self.keep(&joined, end, end, &tail);
+        self.stalled = stall.then_some(self.pending.len());
+        // The next chunk is cut once the straddled finding is behind the cut, not
+        // at every byte written until then.
+        self.wait = straddled.map_or(0, |f_end| f_end.saturating_sub(end) + self.hold + 1);
         Ok(())
     }
+
+    /// Keeps `joined[..context_end]`'s last part as context and `joined[from..]`
+    /// (then `tail`) as pending.
+    fn keep(&mut self, joined: &str, context_end: usize, from: usize, tail: &[u8]) {
+        let keep_from = floor_boundary(joined, context_end.saturating_sub(CONTEXT));
+        self.context = joined
+            .get(keep_from..context_end)
+            .unwrap_or_default()
+            .to_owned();
+        self.pending = joined.get(from..).unwrap_or_default().as_bytes().to_vec();
+        self.pending.extend_from_slice(tail);
+    }
+}
+
+/// A finding of an armoured block that has no `-----END` in it, reaching on over
+/// the text that continues the block (see [`block_rest`]).
+fn extend_block(text: &str, f: Finding, finishing: bool) -> Finding {
+    let span = f.span();
+    let found = text.get(span.clone()).unwrap_or_default();
+    if !found.starts_with(BEGIN) || found.contains(END) {
+        return f;
+    }
+    let (more, _) = block_rest(text.get(span.end..).unwrap_or_default(), finishing);
+    f.with_end(span.end + more)
+}
+
+/// How much of `text` continues an armoured block (base64, blanks, escaped
+/// newlines, the `-----END ...-----` line), and whether the block ends within it.
+/// A marker or escape cut off at the end of `text` waits for more, unless
+/// `finishing`.
+fn block_rest(text: &str, finishing: bool) -> (usize, bool) {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'+' | b'/' | b'=' => i += 1,
+            b' ' | b'\t' | b'\r' | b'\n' => i += 1,
+            b'\\' => {
+                let run = bytes
+                    .get(i..)
+                    .unwrap_or_default()
+                    .iter()
+                    .take_while(|&&c| c == b'\\')
+                    .count();
+                match bytes.get(i + run) {
+                    Some(b'n' | b'r' | b't' | b'/') => i += run + 1,
+                    Some(_) => return (i, true),
+                    None if finishing => return (bytes.len(), true),
+                    None => return (i, false),
+                }
+            }
+            b'-' => {
+                let rest = text.get(i..).unwrap_or_default();
+                if let Some(line) = rest.strip_prefix(END) {
+                    // `-----END <kind>-----`: the kind is a few words.
+                    let close = line.get(..line.len().min(64)).and_then(|l| l.find("-----"));
+                    return match close {
+                        Some(c) => (i + END.len() + c + "-----".len(), true),
+                        None if finishing || line.len() >= 64 => (i, true),
+                        None => (i, false),
+                    };
+                }
+                if END.starts_with(rest) && !finishing {
+                    return (i, false);
+                }
+                return (i, true);
+            }
+            _ => return (i, true),
+        }
+    }
+    (i, finishing)
 }
 
 impl<W: Write> Write for RedactingWriter<W> {
@@ -165,22 +297,30 @@ impl<W: Write> Write for RedactingWriter<W> {
                 "the redacting writer was already finished",
             ));
         }
-        let limit = self.chunk + self.hold;
-        if self.pending.len() >= limit {
+        if self.pending.len() >= self.limit() {
             self.process(Cut::Chunk)?;
         }
-        let room = limit.saturating_sub(self.pending.len()).max(1);
+        let room = self.limit().saturating_sub(self.pending.len()).max(1);
         let take = buf.len().min(room);
         self.pending
             .extend_from_slice(buf.get(..take).unwrap_or_default());
-        if self.pending.len() >= limit {
+        if self.pending.len() >= self.limit() {
             self.process(Cut::Chunk)?;
         }
         Ok(take)
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.process(Cut::Lines)?;
+        // An open block that was kept at the last flush is looked at again only
+        // when its `-----END` may have arrived: flushing line by line through a
+        // long block stays linear.
+        let again = self.stalled.is_none_or(|n| {
+            let new = self.pending.get(n.saturating_sub(END.len())..);
+            new.is_some_and(|new| memchr::memmem::find(new, END.as_bytes()).is_some())
+        });
+        if again {
+            self.process(Cut::Lines)?;
+        }
         match self.inner.as_mut() {
             Some(inner) => inner.flush(),
             None => Err(io::Error::other(

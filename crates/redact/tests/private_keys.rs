@@ -150,3 +150,95 @@ proptest! {
         assert_whole(&redactor, &text, &body, &format!("before {before}, width {width}, depth {depth}"));
     }
 }
+
+// ---- the streaming writer: a block longer than the hold-back ----
+
+use mcpguard_redact::RedactingWriter;
+use std::io::Write as _;
+
+/// Writes `text` through a redacting writer in pieces of `piece` bytes, flushing
+/// after each when `flush`.
+fn stream(text: &str, piece: usize, flush: bool, chunk: usize, hold: usize) -> String {
+    let r = Redactor::new().unwrap();
+    let mut w = RedactingWriter::with_limits(Vec::new(), r, chunk, hold);
+    for part in text.as_bytes().chunks(piece) {
+        w.write_all(part).unwrap();
+        if flush {
+            w.flush().unwrap();
+        }
+    }
+    String::from_utf8(w.finish().unwrap()).unwrap()
+}
+
+fn assert_no_body(out: &str, body: &str, about: &str) {
+    for (i, piece) in body.as_bytes().chunks(12).enumerate() {
+        let piece = std::str::from_utf8(piece).unwrap();
+        if piece.len() == 12 {
+            assert!(
+                !out.contains(piece),
+                "{about}: part {i} of the body is in clear"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_unterminated_block_longer_than_the_hold_back_is_never_written_in_clear() {
+    let body = body(100_000, 11);
+    let mut text = String::from("before\n-----BEGIN PRIVATE KEY-----\n");
+    for line in body.as_bytes().chunks(64) {
+        text.push_str(std::str::from_utf8(line).unwrap());
+        text.push('\n');
+    }
+    for (piece, flush) in [(1, false), (4096, false), (65, true)] {
+        let out = stream(&text, piece, flush, 64 << 10, 16 << 10);
+        let about = format!("writes of {piece}, flush {flush}");
+        assert!(
+            out.starts_with("before\n[REDACTED:private-key]"),
+            "{about}: {}",
+            &out[..out.len().min(200)]
+        );
+        assert_no_body(&out, &body, &about);
+    }
+}
+
+#[test]
+fn a_long_block_is_redacted_to_its_end_and_what_follows_is_kept() {
+    let body = body(40_000, 12);
+    for (eol, depth) in [("\n", 0), ("\r\n", 0), ("\n", 1)] {
+        let raw = block("RSA PRIVATE KEY", &body, 64, eol, &[]);
+        let text = format!("start\n{}\nafter the key: id=42\n", nest(&raw, depth));
+        for piece in [1, 7, 1000] {
+            let out = stream(&text, piece, false, 4096, 1024);
+            let about = format!("eol {eol:?}, depth {depth}, writes of {piece}");
+            assert_no_body(&out, &body, &about);
+            assert!(!out.contains("-----END"), "{about}: {out}");
+            assert!(out.starts_with("start\n"), "{about}");
+            assert!(
+                out.ends_with("after the key: id=42\n"),
+                "{about}: {}",
+                &out[out.len().saturating_sub(200)..]
+            );
+            assert_eq!(out.matches("[REDACTED:").count(), 1, "{about}: {out}");
+        }
+    }
+}
+
+#[test]
+fn flushing_line_by_line_through_a_long_block_writes_the_label_once_it_closes() {
+    let body = body(30_000, 13);
+    let raw = block("PRIVATE KEY", &body, 64, "\n", &[]);
+    let r = Redactor::new().unwrap();
+    let mut w = RedactingWriter::new(Vec::new(), r);
+    w.write_all(b"log line\n").unwrap();
+    for line in raw.lines() {
+        w.write_all(line.as_bytes()).unwrap();
+        w.write_all(b"\n").unwrap();
+        w.flush().unwrap();
+    }
+    w.write_all(b"next\n").unwrap();
+    w.flush().unwrap();
+    let out = String::from_utf8(w.finish().unwrap()).unwrap();
+    assert_no_body(&out, &body, "flushed per line");
+    assert_eq!(out, "log line\n[REDACTED:private-key]\nnext\n");
+}
