@@ -5,7 +5,10 @@
 //! else is kept byte for byte. A zero-width joiner or non-joiner between two visible
 //! non-ASCII characters (emoji sequences, Indic and Persian text) and one variation
 //! selector after a visible non-ASCII character are kept, because there they are
-//! part of the text. The same character classes drive the tool-definition lint.
+//! part of the text. Every other format character (Unicode category `Cf`: among
+//! them the interlinear annotation marks U+FFF9–U+FFFB and the shorthand format
+//! controls U+1BCA0–U+1BCA3) and the braille blank U+2800 count as invisible. The
+//! same character classes drive the tool-definition lint.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -97,7 +100,15 @@ pub(crate) fn hidden(c: char) -> Option<Hidden> {
         | '\u{17b4}'
         | '\u{17b5}'
         | '\u{206a}'..='\u{206f}'
-        | '\u{1d173}'..='\u{1d17a}' => Hidden::Invisible,
+        | '\u{1d173}'..='\u{1d17a}'
+        // Blank, though not a format character: it pads text out of view.
+        | '\u{2800}' => Hidden::Invisible,
+        c if c.is_ascii() => return None,
+        c if unicode_general_category::get_general_category(c)
+            == unicode_general_category::GeneralCategory::Format =>
+        {
+            Hidden::Invisible
+        }
         _ => return None,
     })
 }
@@ -225,6 +236,47 @@ fn skip_escape(chars: &[char], i: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_format_character_goes_but_joiners_and_selectors_in_visible_text() {
+        // Interlinear annotation marks, shorthand format controls, Arabic and
+        // Kaithi number signs, Egyptian hieroglyph format controls (all `Cf`),
+        // and the braille blank.
+        for c in [
+            '\u{fff9}',
+            '\u{fffa}',
+            '\u{fffb}',
+            '\u{1bca0}',
+            '\u{1bca1}',
+            '\u{1bca2}',
+            '\u{1bca3}',
+            '\u{600}',
+            '\u{6dd}',
+            '\u{70f}',
+            '\u{110bd}',
+            '\u{13430}',
+            '\u{2800}',
+        ] {
+            let text = format!("ig{c}nore");
+            let (t, r) = sanitize(&text);
+            assert_eq!(
+                (t.as_ref(), r.invisible),
+                ("ignore", 1),
+                "U+{:04X}",
+                u32::from(c)
+            );
+        }
+        // Joiners and selectors that belong to visible text stay.
+        for kept in ["👩\u{200d}💻", "क्\u{200d}ष", "☺\u{fe0f}", "می\u{200c}خواهم"]
+        {
+            let (t, r) = sanitize(kept);
+            assert_eq!((t.as_ref(), r.total()), (kept, 0), "{kept:?}");
+        }
+        // Ordinary letters, marks and symbols are not format characters.
+        for text in ["naïve café", "日本語", "∑ x²", "ẞ"] {
+            assert!(matches!(sanitize(text).0, Cow::Borrowed(_)), "{text}");
+        }
+    }
 
     #[test]
     fn escapes_and_strings() {

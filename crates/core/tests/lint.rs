@@ -235,7 +235,10 @@ fn clean_char() -> impl Strategy<Value = char> {
                 && !matches!(u32::from(*c),
                     0x200b..=0x200f | 0x202a..=0x202e | 0x2060..=0x206f | 0xfeff | 0x180e | 0xad
                     | 0x34f | 0x115f | 0x1160 | 0x3164 | 0xffa0 | 0x17b4 | 0x17b5 | 0x61c
-                    | 0xfe00..=0xfe0f | 0xe0000..=0xe007f | 0xe0100..=0xe01ef | 0x1d173..=0x1d17a))
+                    | 0xfe00..=0xfe0f | 0xe0000..=0xe007f | 0xe0100..=0xe01ef | 0x1d173..=0x1d17a
+                    | 0x2800)
+                && unicode_general_category::get_general_category(*c)
+                    != unicode_general_category::GeneralCategory::Format)
     })
 }
 
