@@ -22,7 +22,7 @@ pub use inventory::{
     ThirdParty, ToolProfile, Transport,
 };
 pub use launch::{Control, ControlFailure, Definitions, LaunchGate, LaunchReport, ToolRisk};
-pub use lint::{LintFinding, LintId, Linter, SecretFinder};
+pub use lint::{DEFAULT_MAX_TEXT, LintFinding, LintId, Linter, SecretFinder};
 pub use names::{CredentialName, Owner, ServerId, ToolName};
 pub use report::{InventorySource, SourcePositions};
 pub use risk::{RiskLevel, RiskScore};

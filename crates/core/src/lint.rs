@@ -60,7 +60,9 @@ pub enum LintId {
     CrossToolReference,
     /// A secret, or a URL with credentials in it.
     Credential,
-    /// A definition far larger than its peers: room for hidden instructions.
+    /// A definition far larger than its peers, a text field over the size limit
+    /// ([`Linter::max_text`]), or blank padding that pushes text out of view:
+    /// room for hidden instructions.
     OversizedDefinition,
 }
 
@@ -136,7 +138,7 @@ impl LintId {
                 "The definition contains what looks like a secret or a URL with credentials; the secret is exposed to every client that lists the tool: rotate it and remove it."
             }
             Self::OversizedDefinition => {
-                "The definition is far larger than the server's other tools, which leaves room for instructions a reviewer skims past; read it in full."
+                "The definition is far larger than the server's other tools or than any description needs, or pads text out of view with blanks, which leaves room for instructions a reviewer skims past; read it in full."
             }
         }
     }
@@ -189,11 +191,30 @@ impl fmt::Display for LintFinding {
 /// Finds secrets in text (byte spans), for example a `Redactor`'s `find`.
 pub type SecretFinder<'a> = &'a (dyn Fn(&str) -> Vec<Range<usize>> + Sync);
 
+/// The longest text field ([`Linter::max_text`]) a definition may have before it is
+/// reported as oversized on its own, in bytes: 10 KiB.
+pub const DEFAULT_MAX_TEXT: usize = 10 * 1024;
+
+/// A run of blanks this long, or of this many line breaks, before more text is
+/// padding that pushes the text after it out of view.
+const PADDING_BLANKS: usize = 200;
+const PADDING_LINES: usize = 10;
+
 /// Lints tool definitions (see the module docs).
-#[derive(Default)]
 pub struct Linter<'a> {
     others: Vec<String>,
     secrets: Option<SecretFinder<'a>>,
+    max_text: usize,
+}
+
+impl Default for Linter<'_> {
+    fn default() -> Self {
+        Self {
+            others: Vec::new(),
+            secrets: None,
+            max_text: DEFAULT_MAX_TEXT,
+        }
+    }
 }
 
 impl fmt::Debug for Linter<'_> {
@@ -201,6 +222,7 @@ impl fmt::Debug for Linter<'_> {
         f.debug_struct("Linter")
             .field("others", &self.others)
             .field("secrets", &self.secrets.is_some())
+            .field("max_text", &self.max_text)
             .finish()
     }
 }
@@ -313,6 +335,16 @@ impl<'a> Linter<'a> {
         );
         self.others.sort();
         self.others.dedup();
+        self
+    }
+
+    /// The longest a text field of a definition (a description, a parameter's
+    /// description) may be, in bytes, whitespace included, before it is reported
+    /// as [`LintId::OversizedDefinition`] on its own, even when it is the server's
+    /// only tool. [`DEFAULT_MAX_TEXT`] unless set.
+    #[must_use]
+    pub fn max_text(mut self, bytes: usize) -> Self {
+        self.max_text = bytes;
         self
     }
 
@@ -514,6 +546,7 @@ impl<'a> Linter<'a> {
         if !prose {
             return;
         }
+        self.check_size(tool, field, text, out);
         // Phrases are matched on the text as a reader sees it: hidden characters
         // out (they are reported above), positions mapped back.
         let (visible, map) = visible_text(text);
@@ -600,6 +633,55 @@ fn visible_text(text: &str) -> (Cow<'_, str>, Vec<usize>) {
         }
     }
     (Cow::Owned(out), map)
+}
+
+impl Linter<'_> {
+    /// A text field over the size limit, and blank padding before more text.
+    fn check_size(&self, tool: &str, field: &str, text: &str, out: &mut Vec<LintFinding>) {
+        if text.len() > self.max_text {
+            out.push(finding(
+                LintId::OversizedDefinition,
+                tool,
+                field,
+                0..text.len(),
+                format!(
+                    "{} bytes of text in one field, over the {}-byte limit",
+                    text.len(),
+                    self.max_text
+                ),
+            ));
+        }
+        let bytes = text.as_bytes();
+        let mut at = 0;
+        while at < bytes.len() {
+            let Some(start) = bytes
+                .get(at..)
+                .and_then(|b| b.iter().position(u8::is_ascii_whitespace))
+                .map(|i| at + i)
+            else {
+                break;
+            };
+            let len = bytes.get(start..).map_or(0, |b| {
+                b.iter().take_while(|c| c.is_ascii_whitespace()).count()
+            });
+            let end = start + len;
+            let lines = bytes
+                .get(start..end)
+                .map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count());
+            if end < bytes.len() && (len >= PADDING_BLANKS || lines >= PADDING_LINES) {
+                out.push(finding(
+                    LintId::OversizedDefinition,
+                    tool,
+                    field,
+                    start..end,
+                    format!(
+                        "{len} blank characters ({lines} line breaks) before more text: padding that pushes what follows out of view"
+                    ),
+                ));
+            }
+            at = end.max(start + 1);
+        }
+    }
 }
 
 fn finding(
