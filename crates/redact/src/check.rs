@@ -237,6 +237,34 @@ pub(crate) fn is_secret_key(key: &str) -> bool {
         || ends("apikey")
 }
 
+/// Credentials that vendors publish in their documentation as examples. They are
+/// not secrets, and redacting them breaks documentation and sample configs; each
+/// is matched exactly, so a real key that differs by one character is still
+/// found.
+const PUBLISHED_EXAMPLES: [&str; 9] = [
+    // AWS: the example access key pairs of the IAM user guide ("Manage access keys
+    // for IAM users") and the AWS CLI configuration guide.
+    "AKIAIOSFODNN7EXAMPLE",
+    "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    "AKIAI44QH8DHBEXAMPLE",
+    "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY",
+    // Stripe: the test-mode keys shown throughout the API reference.
+    "sk_test_4eC39HqLyjWDarjtT1zdp7dc",
+    "pk_test_TYooMQauvdEDq54NiTphI7jx",
+    "sk_test_BQokikJOvBiI2HlWgH4olfQ2",
+    // GitHub: the personal access token in "Managing your personal access tokens".
+    "ghp_16C7e42F292c6912E7710c838347Ae178B4a",
+    // jwt.io: the HS256 example token of its debugger and introduction.
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+];
+
+/// Whether `value` (quotes and blanks around it aside) is a credential a vendor
+/// publishes as a documentation example ([`PUBLISHED_EXAMPLES`]).
+pub(crate) fn is_published_example(value: &str) -> bool {
+    let v = value.trim().trim_matches(|c| matches!(c, '"' | '\'' | '`'));
+    PUBLISHED_EXAMPLES.contains(&v)
+}
+
 /// Whether the value is a stand-in rather than a secret (see [`Check::NotPlaceholder`]).
 pub(crate) fn is_placeholder(value: &str) -> bool {
     let v = value.trim();

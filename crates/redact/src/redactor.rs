@@ -919,6 +919,10 @@ fn confirm(rule: &Compiled, index: usize, hay: &[u8], matched: Range<usize>) -> 
     if text.is_empty() || text.contains("[REDACTED") || text.contains("REDACTED:") {
         return None;
     }
+    // A vendor's documentation example is not a secret.
+    if check::is_published_example(text) {
+        return None;
+    }
     if inside_marker(hay, secret.start) {
         return None;
     }

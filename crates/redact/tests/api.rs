@@ -386,3 +386,43 @@ fn catalogue_is_listed_in_order() {
     assert_eq!(ids.first().map(String::as_str), Some("github-pat"));
     assert!(ids.iter().any(|i| i == "secret-assignment"));
 }
+
+/// Vendors' documentation examples are left as they are, in the places docs put
+/// them; a value one character away from one is a secret as before.
+#[test]
+fn published_documentation_examples_are_not_secrets() {
+    let r = redactor();
+    let cases = [
+        "aws_access_key_id = AKIAIOSFODNN7EXAMPLE",
+        "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "export AWS_ACCESS_KEY_ID=AKIAI44QH8DHBEXAMPLE",
+        "export AWS_SECRET_ACCESS_KEY=je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY",
+        "curl https://api.stripe.com/v1/charges -u sk_test_4eC39HqLyjWDarjtT1zdp7dc:",
+        r#"{"publishableKey": "pk_test_TYooMQauvdEDq54NiTphI7jx", "secretKey": "sk_test_BQokikJOvBiI2HlWgH4olfQ2"}"#,
+        "GITHUB_TOKEN=ghp_16C7e42F292c6912E7710c838347Ae178B4a",
+        "Authorization: Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+    ];
+    for text in cases {
+        assert!(
+            matches!(r.redact(text), Cow::Borrowed(t) if t == text),
+            "a documentation example was redacted: {text}"
+        );
+        // Change one character of the value: a real secret again.
+        let last = text.trim_end_matches([':', '"', '}', ' ']).len() - 1;
+        let mut changed = text.to_owned();
+        let c = changed.as_bytes()[last];
+        let swap = if c.is_ascii_digit() {
+            b'7' ^ (c & 1)
+        } else if c == b'Y' {
+            b'Q'
+        } else {
+            b'Y'
+        };
+        changed.replace_range(last..=last, std::str::from_utf8(&[swap]).unwrap());
+        assert_ne!(changed, text);
+        assert!(
+            r.redact(&changed).contains("[REDACTED:"),
+            "one character away from an example, not redacted: {changed}"
+        );
+    }
+}
