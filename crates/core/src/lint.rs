@@ -275,15 +275,43 @@ static INSTRUCTIONS: LazyLock<Vec<Regex>> = LazyLock::new(|| {
         r"(?i)\bwhen\s+(this\s+tool\s+is\s+(available|present|loaded)|the\s+\w+\s+tool\s+is\s+(called|used|invoked))",
         r"(?i)\bwhen\b[^.\n]{0,60}\b(is|are)\s+(invoked|called)\b",
         r"(?i)\b(pass|attach|include|put|send)\s+(its|the|their|this|that)\s+contents?\s+(of\s+\S+\s+)?(as|in|into)\b",
+        // Concealment: keeping something from the user or out of what they read.
+        r"(?i)\b(leave|keep)\s+(this|it|that|these)\s+out\s+of\s+(any|the|your|all)\b",
+        r"(?i)\b(omit|exclude|strip|remove)\s+(this|it|that|these)(\s+(part|section|note|step))?\s+from\s+(any|the|your|all)\s+(summary|summaries|response|responses|answer|reply|output|report)",
+        r"(?i)\b(do\s+not|don'?t|never)\s+(mention|reveal|disclose|discuss|repeat|summari[sz]e|acknowledge)\s+(this|that|these|the\s+following|it)\b",
+        r"(?i)\bkeep\s+(this|it|that)\s+(a\s+)?(secret|hidden|confidential|private|between\s+us)\b",
+        // Requests for what the tool's job does not need: the conversation, keys.
+        r"(?i)\b(include|pass|send|attach|append|add|copy|put|provide|forward)\b[^.\n]{0,40}\b(entire|full|whole|complete|previous|prior|earlier)\s+(conversation|chat|dialog(ue)?|message\s+history|messages|context\s+window)\b",
+        r"(?i)\b(include|pass|send|attach|append|add|copy|put|forward)\b[^.\n]{0,40}\b(your|the\s+user'?s|all|any\s+available|every)\s+(api\s+keys?|access\s+tokens?|tokens|passwords?|credentials|secrets|private\s+keys?|ssh\s+keys?|environment\s+variables|env\s+vars)\b",
     ]
     .iter()
     .filter_map(|p| pattern(p))
     .collect()
 });
 
-static MARKUP: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    pattern(
+/// Markup and labels that frame text as coming from the system or an authority,
+/// or that pretend the definition ended.
+static MARKUP: LazyLock<Vec<Regex>> = LazyLock::new(|| {
+    [
         r"(?i)<\s*/?\s*(important|system|instructions?|secret|hidden|admin|override|prompt|assistant|context)\b[^>]{0,80}>|\[/?(inst|sys|system)\]|<<\s*/?sys\s*>>|<\|im_(start|end)\|>|<!--",
+        // Chat-template tokens and fake closing tags of the definition around it.
+        r"(?i)<\|(system|user|assistant|endoftext|end|eot_id|start_header_id)\|>|</\s*(tool_description|description|tool|tools|function|functions|function_results|tool_result|result|output|user|user_query|document|documents)\s*>",
+        // A speaker label in capitals where a line or sentence starts: `SYSTEM:`.
+        r"(?m)(^|[.!?]\s+)[ \t>*_]*(SYSTEM|ASSISTANT|DEVELOPER|ADMIN|ADMINISTRATOR|OPERATOR)\s*(MESSAGE|PROMPT|NOTE|OVERRIDE)?\s*:",
+        // A heading that opens instructions: `### Instruction`, `## System`.
+        r"(?im)^[ \t]*#{1,6}[ \t]*(system|instructions?|new\s+instructions?|important\s+instructions?|admin|developer\s+note)\b",
+    ]
+    .iter()
+    .filter_map(|p| pattern(p))
+    .collect()
+});
+
+/// Text that tells the model how to use *another* tool: shadowing it, replacing
+/// it, or feeding it data. `id` is the tool, in backticks or quotes, written as an
+/// identifier (`send_email`, `fs.read`), or followed by the word "tool".
+static OTHER_TOOL_USE: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    pattern(
+        r#"(?i)\b(?:(?:before|after|when|whenever|while|each\s+time)\s+(?:you\s+)?(?:call|calling|use|using|invoke|invoking|run|running)|instead\s+of(?:\s+(?:calling|using|invoking))?|rather\s+than(?:\s+(?:calling|using|invoking))?|(?:a\s+)?drop-in\s+replacement\s+(?:for|of)|replaces|supersedes|overrides|(?:also\s+)?(?:pass|send|forward|give|copy)\b[^.\n]{0,60}?\b(?:to|into))\s+(?:the\s+)?(?P<id>`[^`\s]{2,64}`|'[A-Za-z][\w.-]{1,63}'|"[A-Za-z][\w.-]{1,63}"|[A-Za-z][A-Za-z0-9]*(?:[._][A-Za-z0-9]+)+|[A-Za-z][\w.-]{1,63}\s+tool\b)"#,
     )
 });
 
@@ -358,6 +386,12 @@ impl<'a> Linter<'a> {
 
     /// The findings of one definition, in field order.
     pub fn lint_tool(&self, tool: &Value) -> Vec<LintFinding> {
+        self.lint_tool_among(tool, &[])
+    }
+
+    /// [`Linter::lint_tool`], knowing the names of the server's other tools
+    /// (`siblings`): a definition may say how to use those.
+    fn lint_tool_among(&self, tool: &Value, siblings: &[&str]) -> Vec<LintFinding> {
         let name = tool
             .get("name")
             .and_then(Value::as_str)
@@ -371,7 +405,14 @@ impl<'a> Linter<'a> {
         while let Some((path, value, syntax)) = stack.pop() {
             match value {
                 Value::String(s) => {
-                    self.check_text(&name, &path, s, !syntax && path != "name", &mut out);
+                    self.check_text(
+                        &name,
+                        siblings,
+                        &path,
+                        s,
+                        !syntax && path != "name",
+                        &mut out,
+                    );
                 }
                 Value::Array(items) => {
                     for (i, v) in items.iter().enumerate().rev() {
@@ -408,7 +449,14 @@ impl<'a> Linter<'a> {
                 .map_or(&[], Vec::as_slice),
             _ => &[],
         };
-        let mut out: Vec<LintFinding> = list.iter().flat_map(|t| self.lint_tool(t)).collect();
+        let siblings: Vec<&str> = list
+            .iter()
+            .filter_map(|t| t.get("name").and_then(Value::as_str))
+            .collect();
+        let mut out: Vec<LintFinding> = list
+            .iter()
+            .flat_map(|t| self.lint_tool_among(t, &siblings))
+            .collect();
         let sizes: Vec<usize> = list.iter().map(|t| t.to_string().len()).collect();
         let mut sorted = sizes.clone();
         sorted.sort_unstable();
@@ -521,13 +569,14 @@ impl<'a> Linter<'a> {
     fn check_text(
         &self,
         tool: &str,
+        siblings: &[&str],
         field: &str,
         text: &str,
         prose: bool,
         out: &mut Vec<LintFinding>,
     ) {
         let first = out.len();
-        self.check_text_unsorted(tool, field, text, prose, out);
+        self.check_text_unsorted(tool, siblings, field, text, prose, out);
         // In the order a reader meets them.
         if let Some(these) = out.get_mut(first..) {
             these.sort_by_key(|f| (f.span.start, f.id));
@@ -537,6 +586,7 @@ impl<'a> Linter<'a> {
     fn check_text_unsorted(
         &self,
         tool: &str,
+        siblings: &[&str],
         field: &str,
         text: &str,
         prose: bool,
@@ -571,6 +621,7 @@ impl<'a> Linter<'a> {
                 out.push(finding(id, tool, field, span, shown));
             }
         }
+        self.check_other_tools(tool, siblings, field, &visible, &back, out);
         let lower = visible.to_ascii_lowercase();
         for other in &self.others {
             let needle = other.to_ascii_lowercase();
@@ -618,6 +669,19 @@ impl<'a> Linter<'a> {
     }
 }
 
+/// Whether a dotted name is a host (`api.example.com`, `docs.rs`) or a file
+/// (`config.json`) rather than a tool (`fs.read`, `github.create_issue`).
+fn host_or_file(name: &str) -> bool {
+    const ENDINGS: [&str; 24] = [
+        "com", "org", "net", "io", "dev", "rs", "ai", "co", "app", "gov", "edu", "json", "yaml",
+        "yml", "toml", "txt", "md", "csv", "py", "js", "ts", "sh", "log", "html",
+    ];
+    name.matches('.').count() >= 2
+        || name
+            .rsplit_once('.')
+            .is_some_and(|(_, last)| ENDINGS.contains(&last))
+}
+
 /// `text` without hidden characters, and for each byte of it, the byte it came
 /// from.
 fn visible_text(text: &str) -> (Cow<'_, str>, Vec<usize>) {
@@ -636,6 +700,57 @@ fn visible_text(text: &str) -> (Cow<'_, str>, Vec<usize>) {
 }
 
 impl Linter<'_> {
+    /// Instructions about another tool, found from the text itself: the peer list
+    /// is not needed (a tool in it is reported by name, once, below).
+    fn check_other_tools(
+        &self,
+        tool: &str,
+        siblings: &[&str],
+        field: &str,
+        visible: &str,
+        back: &dyn Fn(Range<usize>) -> Range<usize>,
+        out: &mut Vec<LintFinding>,
+    ) {
+        const NOT_TOOLS: [&str; 12] = [
+            "this", "that", "the", "any", "it", "other", "another", "each", "every", "same",
+            "your", "a",
+        ];
+        let Some(re) = OTHER_TOOL_USE.as_ref() else {
+            return;
+        };
+        for caps in re.captures_iter(visible) {
+            let Some(id) = caps.name("id") else { continue };
+            let name = id.as_str().trim_matches(|c| matches!(c, '`' | '\'' | '"'));
+            let name = name
+                .strip_suffix(" tool")
+                .or_else(|| name.strip_suffix(" Tool"))
+                .unwrap_or(name)
+                .trim();
+            let lower = name.to_ascii_lowercase();
+            if name.chars().count() < 3
+                || NOT_TOOLS.contains(&lower.as_str())
+                || host_or_file(&lower)
+                || name.eq_ignore_ascii_case(tool)
+                || siblings.iter().any(|s| s.eq_ignore_ascii_case(name))
+                || self.others.iter().any(|o| o.eq_ignore_ascii_case(name))
+            {
+                continue;
+            }
+            let Some(whole) = caps.get(0) else { continue };
+            let span = back(whole.range());
+            out.push(finding(
+                LintId::CrossToolReference,
+                tool,
+                field,
+                span,
+                format!(
+                    "tells the model how to use `{}`, a tool this one is not",
+                    escaped(name)
+                ),
+            ));
+        }
+    }
+
     /// A text field over the size limit, and blank padding before more text.
     fn check_size(&self, tool: &str, field: &str, text: &str, out: &mut Vec<LintFinding>) {
         if text.len() > self.max_text {
