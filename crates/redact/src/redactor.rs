@@ -51,6 +51,11 @@ fn inside_marker(hay: &[u8], at: usize) -> bool {
         .is_some_and(|open| before.get(open..).is_some_and(|tail| !tail.contains(&b']')))
 }
 
+/// Where an armoured block starts.
+pub(crate) const BEGIN: &str = "-----BEGIN";
+/// Where its closing line starts.
+pub(crate) const END: &str = "-----END";
+
 /// How far a match that runs into the end of its window may grow, in bytes.
 const MAX_EXTENSION: usize = 64 << 10;
 /// A match that ends this close to its window's end may have been cut there: the
@@ -436,11 +441,17 @@ impl Redactor {
         }
     }
 
-    /// One scan of `text`, findings merged.
+    /// One scan of `text`, findings merged. A block the search cut short (it is
+    /// longer than a match may grow, or its `-----END` line is not one the
+    /// pattern knows) reaches as far as its text goes on.
     fn find_once(&self, text: &str) -> Vec<Finding> {
         let mut out = Vec::new();
         self.scan(text.as_bytes(), &mut out);
-        merge(out)
+        merge(
+            out.into_iter()
+                .map(|f| extend_block(text, f, true))
+                .collect(),
+        )
     }
 
     /// The findings of `text` closed under redaction, and the text they redact to
@@ -1054,6 +1065,65 @@ fn ceil_boundary(text: &str, mut i: usize) -> usize {
         i += 1;
     }
     i
+}
+
+/// A finding of an armoured block that has no `-----END` in it, reaching on over
+/// the text that continues the block (see [`block_rest`]).
+pub(crate) fn extend_block(text: &str, f: Finding, finishing: bool) -> Finding {
+    let span = f.span();
+    let found = text.get(span.clone()).unwrap_or_default();
+    if !found.starts_with(BEGIN) || found.contains(END) {
+        return f;
+    }
+    let (more, _) = block_rest(text.get(span.end..).unwrap_or_default(), finishing);
+    f.with_end(span.end + more)
+}
+
+/// How much of `text` continues an armoured block (base64, blanks, escaped
+/// newlines, the `-----END ...-----` line), and whether the block ends within it.
+/// A marker or escape cut off at the end of `text` waits for more, unless
+/// `finishing`.
+pub(crate) fn block_rest(text: &str, finishing: bool) -> (usize, bool) {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'+' | b'/' | b'=' => i += 1,
+            b' ' | b'\t' | b'\r' | b'\n' => i += 1,
+            b'\\' => {
+                let run = bytes
+                    .get(i..)
+                    .unwrap_or_default()
+                    .iter()
+                    .take_while(|&&c| c == b'\\')
+                    .count();
+                match bytes.get(i + run) {
+                    Some(b'n' | b'r' | b't' | b'/') => i += run + 1,
+                    Some(_) => return (i, true),
+                    None if finishing => return (bytes.len(), true),
+                    None => return (i, false),
+                }
+            }
+            b'-' => {
+                let rest = text.get(i..).unwrap_or_default();
+                if let Some(line) = rest.strip_prefix(END) {
+                    // `-----END <kind>-----`: the kind is a few words.
+                    let close = line.get(..line.len().min(64)).and_then(|l| l.find("-----"));
+                    return match close {
+                        Some(c) => (i + END.len() + c + "-----".len(), true),
+                        None if finishing || line.len() >= 64 => (i, true),
+                        None => (i, false),
+                    };
+                }
+                if END.starts_with(rest) && !finishing {
+                    return (i, false);
+                }
+                return (i, true);
+            }
+            _ => return (i, true),
+        }
+    }
+    (i, finishing)
 }
 
 #[cfg(test)]

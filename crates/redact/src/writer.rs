@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use crate::redactor::{Finding, Redactor};
+use crate::redactor::{BEGIN, END, Finding, Redactor, block_rest};
 
 /// Text held back by default so that a secret split across writes is still seen
 /// whole: longer than any built-in secret (a 4096-bit RSA key block is about 3.3 KiB).
@@ -65,11 +65,6 @@ pub struct RedactingWriter<W: Write> {
     /// finding straddled the last cut (0: the chunk size and hold-back decide).
     wait: usize,
 }
-
-/// Where an armoured block starts.
-const BEGIN: &str = "-----BEGIN";
-/// Where its closing line starts.
-const END: &str = "-----END";
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Cut {
@@ -157,14 +152,7 @@ impl<W: Write> RedactingWriter<W> {
                 return Ok(());
             }
         }
-        // A block the search cut short (it is longer than a match may grow)
-        // reaches as far as its text goes on.
-        let findings: Vec<Finding> = self
-            .redactor
-            .find(&joined)
-            .into_iter()
-            .map(|f| extend_block(&joined, f, finishing))
-            .collect();
+        let findings = self.redactor.find(&joined);
 
         let mut end = match cut {
             Cut::All => joined.len(),
@@ -229,65 +217,6 @@ impl<W: Write> RedactingWriter<W> {
         self.pending = joined.get(from..).unwrap_or_default().as_bytes().to_vec();
         self.pending.extend_from_slice(tail);
     }
-}
-
-/// A finding of an armoured block that has no `-----END` in it, reaching on over
-/// the text that continues the block (see [`block_rest`]).
-fn extend_block(text: &str, f: Finding, finishing: bool) -> Finding {
-    let span = f.span();
-    let found = text.get(span.clone()).unwrap_or_default();
-    if !found.starts_with(BEGIN) || found.contains(END) {
-        return f;
-    }
-    let (more, _) = block_rest(text.get(span.end..).unwrap_or_default(), finishing);
-    f.with_end(span.end + more)
-}
-
-/// How much of `text` continues an armoured block (base64, blanks, escaped
-/// newlines, the `-----END ...-----` line), and whether the block ends within it.
-/// A marker or escape cut off at the end of `text` waits for more, unless
-/// `finishing`.
-fn block_rest(text: &str, finishing: bool) -> (usize, bool) {
-    let bytes = text.as_bytes();
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'+' | b'/' | b'=' => i += 1,
-            b' ' | b'\t' | b'\r' | b'\n' => i += 1,
-            b'\\' => {
-                let run = bytes
-                    .get(i..)
-                    .unwrap_or_default()
-                    .iter()
-                    .take_while(|&&c| c == b'\\')
-                    .count();
-                match bytes.get(i + run) {
-                    Some(b'n' | b'r' | b't' | b'/') => i += run + 1,
-                    Some(_) => return (i, true),
-                    None if finishing => return (bytes.len(), true),
-                    None => return (i, false),
-                }
-            }
-            b'-' => {
-                let rest = text.get(i..).unwrap_or_default();
-                if let Some(line) = rest.strip_prefix(END) {
-                    // `-----END <kind>-----`: the kind is a few words.
-                    let close = line.get(..line.len().min(64)).and_then(|l| l.find("-----"));
-                    return match close {
-                        Some(c) => (i + END.len() + c + "-----".len(), true),
-                        None if finishing || line.len() >= 64 => (i, true),
-                        None => (i, false),
-                    };
-                }
-                if END.starts_with(rest) && !finishing {
-                    return (i, false);
-                }
-                return (i, true);
-            }
-            _ => return (i, true),
-        }
-    }
-    (i, finishing)
 }
 
 impl<W: Write> Write for RedactingWriter<W> {

@@ -29,6 +29,16 @@ fn fuzz_crashes_stay_fixed() {
         let once = r.redact(&text).into_owned();
         assert!(r.find(&once).is_empty(), "{once:?}");
         assert_eq!(r.redact(&once), once);
+        // The writer agrees, split where the fuzz target splits.
+        let bytes = text.as_bytes();
+        let at = data
+            .first()
+            .map_or(0, |b| usize::from(*b) * bytes.len() / 256);
+        let (a, b) = bytes.split_at(at.min(bytes.len()));
+        let mut w = mcpguard_redact::RedactingWriter::with_limits(Vec::new(), r.clone(), 64, 4096);
+        std::io::Write::write_all(&mut w, a).unwrap();
+        std::io::Write::write_all(&mut w, b).unwrap();
+        assert_eq!(String::from_utf8(w.finish().unwrap()).unwrap(), once);
         replayed += 1;
     }
     assert!(replayed >= 1);
