@@ -601,12 +601,12 @@ impl<'a> Linter<'a> {
         // out (they are reported above), positions mapped back.
         let (visible, map) = visible_text(text);
         let back = |r: Range<usize>| -> Range<usize> {
-            let start = map.get(r.start).copied().unwrap_or(text.len());
+            let start = map.get(r.start).map_or(text.len(), |m| m.start);
             let end = r
                 .end
                 .checked_sub(1)
                 .and_then(|i| map.get(i))
-                .map_or(start, |&i| i + 1);
+                .map_or(start, |m| m.end);
             start..end.max(start)
         };
         let phrases = INSTRUCTIONS
@@ -682,21 +682,106 @@ fn host_or_file(name: &str) -> bool {
             .is_some_and(|(_, last)| ENDINGS.contains(&last))
 }
 
-/// `text` without hidden characters, and for each byte of it, the byte it came
-/// from.
-fn visible_text(text: &str) -> (Cow<'_, str>, Vec<usize>) {
-    if !text.chars().any(|c| hidden(c).is_some()) {
-        return (Cow::Borrowed(text), (0..text.len()).collect());
+/// `text` as the phrase patterns read it, and for each byte of it, the range of
+/// `text` it came from: hidden characters out (they are reported on their own),
+/// HTML character references decoded (`I&#103;nore`), Unicode spaces and line or
+/// paragraph separators as spaces, and a letter that stands for an ASCII one read
+/// as that letter: by compatibility (NFKC: fullwidth `ｉ`, the ligature `ﬁ`), or by
+/// its confusable skeleton (Unicode TR #39: a Cyrillic `о` in "ignore", an
+/// accented `ï`).
+fn visible_text(text: &str) -> (Cow<'_, str>, Vec<Range<usize>>) {
+    let plain = text
+        .chars()
+        .all(|c| c.is_ascii() && c != '&' && hidden(c).is_none());
+    if plain {
+        return (
+            Cow::Borrowed(text),
+            (0..text.len()).map(|i| i..i + 1).collect(),
+        );
     }
     let mut out = String::with_capacity(text.len());
-    let mut map = Vec::with_capacity(text.len());
-    for (i, c) in text.char_indices() {
-        if hidden(c).is_none() {
-            out.push(c);
-            map.extend(i..i + c.len_utf8());
+    let mut map: Vec<Range<usize>> = Vec::with_capacity(text.len());
+    let push = |out: &mut String, map: &mut Vec<Range<usize>>, s: &str, from: &Range<usize>| {
+        out.push_str(s);
+        map.extend(std::iter::repeat_n(from.clone(), s.len()));
+    };
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let (c, from) = match c {
+            '&' => match char_reference(text.get(i..).unwrap_or_default()) {
+                Some((decoded, len)) => {
+                    // The reference's other characters are part of it.
+                    while chars.peek().is_some_and(|&(k, _)| k < i + len) {
+                        chars.next();
+                    }
+                    (decoded, i..i + len)
+                }
+                None => ('&', i..i + 1),
+            },
+            c => (c, i..i + c.len_utf8()),
+        };
+        if hidden(c).is_some() {
+            continue;
+        }
+        let mut b = [0u8; 4];
+        if c.is_ascii() {
+            push(&mut out, &mut map, c.encode_utf8(&mut b), &from);
+        } else if c.is_whitespace() {
+            push(&mut out, &mut map, " ", &from);
+        } else if let Some(reading) = ascii_reading(c) {
+            push(&mut out, &mut map, &reading, &from);
+        } else {
+            push(&mut out, &mut map, c.encode_utf8(&mut b), &from);
         }
     }
     (Cow::Owned(out), map)
+}
+
+/// The ASCII letters or digits a non-ASCII character is read as, if any.
+fn ascii_reading(c: char) -> Option<String> {
+    use unicode_general_category::{GeneralCategory, get_general_category};
+    use unicode_normalization::UnicodeNormalization as _;
+    let ascii = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric());
+    let compatible: String = std::iter::once(c).nfkc().collect();
+    if ascii(&compatible) {
+        return Some(compatible);
+    }
+    let mut one = [0u8; 4];
+    let skeleton: String =
+        unicode_security::confusable_detection::skeleton(c.encode_utf8(&mut one))
+            .filter(|&k| get_general_category(k) != GeneralCategory::NonspacingMark)
+            .collect();
+    ascii(&skeleton).then_some(skeleton)
+}
+
+/// The character an HTML character reference at the start of `text` stands for,
+/// and the reference's length: `&#103;`, `&#x67;`, `&amp;` and the other named
+/// references prose uses.
+fn char_reference(text: &str) -> Option<(char, usize)> {
+    let body = text.get(1..)?;
+    let end = body.get(..body.len().min(12))?.find(';')?;
+    let name = body.get(..end)?;
+    let c = if let Some(num) = name.strip_prefix('#') {
+        let value = match num.strip_prefix(['x', 'X']) {
+            Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+            None => num.parse::<u32>().ok()?,
+        };
+        char::from_u32(value)?
+    } else {
+        match name {
+            "amp" => '&',
+            "lt" => '<',
+            "gt" => '>',
+            "quot" => '"',
+            "apos" => '\'',
+            "nbsp" => ' ',
+            "shy" => '\u{ad}',
+            "zwj" => '\u{200d}',
+            "zwnj" => '\u{200c}',
+            _ => return None,
+        }
+    };
+    Some((c, end + 2))
 }
 
 impl Linter<'_> {
