@@ -147,7 +147,7 @@ impl<W: Write> RedactingWriter<W> {
             start += consumed;
             self.open_block = !closed;
             if !closed {
-                self.keep(&joined, start, start, &tail);
+                self.keep(&joined, start, &tail);
                 self.stalled = None;
                 return Ok(());
             }
@@ -198,7 +198,7 @@ impl<W: Write> RedactingWriter<W> {
             .redactor
             .apply(joined.get(start..end).unwrap_or_default(), &emitted);
         inner.write_all(out.as_bytes())?;
-        self.keep(&joined, end, end, &tail);
+        self.keep(&joined, end, &tail);
         self.stalled = stall.then_some(self.pending.len());
         // The next chunk is cut once the straddled finding is behind the cut, not
         // at every byte written until then.
@@ -206,15 +206,12 @@ impl<W: Write> RedactingWriter<W> {
         Ok(())
     }
 
-    /// Keeps `joined[..context_end]`'s last part as context and `joined[from..]`
-    /// (then `tail`) as pending.
-    fn keep(&mut self, joined: &str, context_end: usize, from: usize, tail: &[u8]) {
-        let keep_from = floor_boundary(joined, context_end.saturating_sub(CONTEXT));
-        self.context = joined
-            .get(keep_from..context_end)
-            .unwrap_or_default()
-            .to_owned();
-        self.pending = joined.get(from..).unwrap_or_default().as_bytes().to_vec();
+    /// Keeps the last part of `joined[..at]` as context and `joined[at..]` (then
+    /// `tail`) as pending.
+    fn keep(&mut self, joined: &str, at: usize, tail: &[u8]) {
+        let keep_from = floor_boundary(joined, at.saturating_sub(CONTEXT));
+        self.context = joined.get(keep_from..at).unwrap_or_default().to_owned();
+        self.pending = joined.get(at..).unwrap_or_default().as_bytes().to_vec();
         self.pending.extend_from_slice(tail);
     }
 }
