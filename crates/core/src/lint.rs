@@ -601,6 +601,10 @@ impl<'a> Linter<'a> {
         // out (they are reported above), positions mapped back.
         let (visible, map) = visible_text(text);
         let back = |r: Range<usize>| -> Range<usize> {
+            // No map: the text is read as it is.
+            let Some(map) = &map else {
+                return r.start.min(text.len())..r.end.min(text.len());
+            };
             let start = map.get(r.start).map_or(text.len(), |m| m.start);
             let end = r
                 .end
@@ -683,21 +687,18 @@ fn host_or_file(name: &str) -> bool {
 }
 
 /// `text` as the phrase patterns read it, and for each byte of it, the range of
-/// `text` it came from: hidden characters out (they are reported on their own),
+/// `text` it came from (`None` when it is `text` itself): hidden characters out (they are reported on their own),
 /// HTML character references decoded (`I&#103;nore`), Unicode spaces and line or
 /// paragraph separators as spaces, and a letter that stands for an ASCII one read
 /// as that letter: by compatibility (NFKC: fullwidth `ｉ`, the ligature `ﬁ`), or by
 /// its confusable skeleton (Unicode TR #39: a Cyrillic `о` in "ignore", an
 /// accented `ï`).
-fn visible_text(text: &str) -> (Cow<'_, str>, Vec<Range<usize>>) {
+fn visible_text(text: &str) -> (Cow<'_, str>, Option<Vec<Range<usize>>>) {
     let plain = text
         .chars()
         .all(|c| c.is_ascii() && c != '&' && hidden(c).is_none());
     if plain {
-        return (
-            Cow::Borrowed(text),
-            (0..text.len()).map(|i| i..i + 1).collect(),
-        );
+        return (Cow::Borrowed(text), None);
     }
     let mut out = String::with_capacity(text.len());
     let mut map: Vec<Range<usize>> = Vec::with_capacity(text.len());
@@ -734,7 +735,7 @@ fn visible_text(text: &str) -> (Cow<'_, str>, Vec<Range<usize>>) {
             push(&mut out, &mut map, c.encode_utf8(&mut b), &from);
         }
     }
-    (Cow::Owned(out), map)
+    (Cow::Owned(out), Some(map))
 }
 
 /// The ASCII letters or digits a non-ASCII character is read as, if any.
@@ -806,11 +807,11 @@ impl Linter<'_> {
         for caps in re.captures_iter(visible) {
             let Some(id) = caps.name("id") else { continue };
             let name = id.as_str().trim_matches(|c| matches!(c, '`' | '\'' | '"'));
-            let name = name
-                .strip_suffix(" tool")
-                .or_else(|| name.strip_suffix(" Tool"))
-                .unwrap_or(name)
-                .trim();
+            // "the upload tool", "the upload  TOOL": the name is the word before.
+            let name = match name.rsplit_once(char::is_whitespace) {
+                Some((head, last)) if last.eq_ignore_ascii_case("tool") => head.trim_end(),
+                _ => name,
+            };
             let lower = name.to_ascii_lowercase();
             if name.chars().count() < 3
                 || NOT_TOOLS.contains(&lower.as_str())

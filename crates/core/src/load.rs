@@ -240,8 +240,7 @@ impl<'a> Locator<'a> {
                     let Some(child) = child else { break };
                     value = child.get();
                 }
-                // `value` is a slice of `text`: its start is its offset.
-                let mut offset = (value.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
+                let mut offset = offset_in(text, value)?;
                 if key {
                     offset = json_key_start(text, offset).unwrap_or(offset);
                 }
@@ -293,6 +292,12 @@ impl<'a> TomlNode<'a> {
             Self::Value(v) => v.span(),
         }
     }
+}
+
+/// Where `part`, a slice of `text` (a borrowed `RawValue`), starts in it.
+pub(crate) fn offset_in(text: &str, part: &str) -> Option<usize> {
+    let at = (part.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
+    (at <= text.len()).then_some(at)
 }
 
 /// Where the key of the member whose value starts at `value` begins: back over
@@ -432,11 +437,18 @@ impl<'p> Fields<'p> {
     /// An optional field; a value of the wrong type is a problem.
     fn take<T: DeserializeOwned>(&mut self, key: &str) -> Option<T> {
         let value = self.map.remove(key)?;
+        let at = self.at.key(key);
+        self.typed(value, &at)
+    }
+
+    /// `value`, found at `at`, as a `T`; a value of the wrong type is a problem
+    /// at the path inside it where it went wrong.
+    fn typed<T: DeserializeOwned>(&mut self, value: Value, at: &DocPath) -> Option<T> {
         match serde_path_to_error::deserialize::<_, T>(value) {
             Ok(v) => Some(v),
             Err(e) => {
-                let at = self.at.key(key).extend(e.path());
-                self.fail(at, with_hint(&scrub_message(&e.inner().to_string())));
+                let inner = at.extend(e.path());
+                self.fail(inner, with_hint(&scrub_message(&e.inner().to_string())));
                 None
             }
         }
@@ -703,18 +715,8 @@ fn read_credential(entry: Value, at: &DocPath, f: &mut Fields<'_>) -> Option<Cre
         );
         return None;
     };
-    let name = match map.remove("name") {
-        Some(Value::String(s)) => match CredentialName::try_from(s) {
-            Ok(n) => Some(n),
-            Err(e) => {
-                f.fail(at.key("name"), e.to_string());
-                None
-            }
-        },
-        Some(_) => {
-            f.fail(at.key("name"), format!("`name` is a string; {HOW}"));
-            None
-        }
+    let name: Option<CredentialName> = match map.remove("name") {
+        Some(v) => f.typed(v, &at.key("name")),
         None => {
             f.fail(at.clone(), format!("missing field `name`; {HOW}"));
             None
@@ -722,18 +724,7 @@ fn read_credential(entry: Value, at: &DocPath, f: &mut Fields<'_>) -> Option<Cre
     };
     let tiers = match map.remove("tiers") {
         None => Some(None),
-        Some(v) => {
-            match serde_path_to_error::deserialize::<_, BTreeSet<crate::taxonomy::Tier>>(v) {
-                Ok(t) => Some(Some(t)),
-                Err(e) => {
-                    f.fail(
-                        at.key("tiers").extend(e.path()),
-                        scrub_message(&e.inner().to_string()),
-                    );
-                    None
-                }
-            }
-        }
+        Some(v) => f.typed(v, &at.key("tiers")).map(Some),
     };
     // What is left is the source: exactly one of `env`, `vault`, `file`.
     let source = match CredentialSource::parse(Value::Object(map)) {

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use crate::error::{InventoryError, InventoryErrorKind, Position};
 use crate::inventory::{Format, Inventory};
 use crate::launch::{Control, ControlFailure, LaunchReport};
+use crate::load::offset_in;
 
 /// An inventory file's text, kept to parse it and to find where a server or a
 /// tool is written in it.
@@ -158,8 +159,7 @@ fn json_offsets(text: &str, out: &mut Vec<((String, Option<String>), usize)>) {
     fn string(raw: Option<&Raw<'_>>) -> Option<String> {
         raw.and_then(|r| serde_json::from_str(r.get()).ok())
     }
-    // Each value is a slice of `text`: its start is its offset.
-    let offset = |raw: Raw<'_>| (raw.get().as_ptr() as usize).checked_sub(text.as_ptr() as usize);
+    let offset = |raw: Raw<'_>| offset_in(text, raw.get());
     let Ok(top) = serde_json::from_str::<BTreeMap<String, Raw<'_>>>(text) else {
         return;
     };
