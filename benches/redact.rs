@@ -1,7 +1,10 @@
 //! Criterion benchmarks of the redaction hot path: group `redact`, with
-//! `clean_log` (1 MiB of realistic log text without a secret), `dense_log` (the same
-//! with one secret per KiB) and `json_args` (tool-call arguments through
-//! `redact_json`), each with `Throughput::Bytes`; and group `writer`: the
+//! `structured_log` (1 MiB of an MCP server's structured log, a secret about every
+//! 50 KB: the workload the figures report), `jsonrpc_results` (1 MiB of JSON-RPC
+//! tool results through `redact_json`), `clean_log` (1 MiB of varied log text
+//! without a secret), `dense_log` (the same with one secret per KiB) and
+//! `json_args` (tool-call arguments through `redact_json`), each with
+//! `Throughput::Bytes`; and group `writer`: the
 //! `RedactingWriter` on clean text (`clean/{64k,1m}`) and on an unterminated
 //! private-key block of the same size (`unterminated_block/{64k,1m}`), written in
 //! 4 KiB pieces.
@@ -19,6 +22,9 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::io::Write as _;
 
 use mcpguard::redact::{RedactingWriter, Redactor};
+
+#[path = "support/structured_log.rs"]
+mod structured_log;
 
 /// A deterministic generator, so every run measures the same text.
 struct Lcg(u64);
@@ -201,7 +207,47 @@ fn bench(c: &mut Criterion) {
     let args = json_args();
     let args_len = args.to_string().len();
 
+    // The generated server log: every fake secret line is redacted, nothing else.
+    let (structured, secret_lines) = structured_log::log(42, 1 << 20, 50_000);
+    let redacted = redactor.redact(&structured);
+    let markers = redacted.matches("[REDACTED:").count();
+    assert_eq!(
+        markers, secret_lines,
+        "the structured log's secrets, and only they, are redacted"
+    );
+    let results: Vec<serde_json::Value> = structured_log::jsonrpc_results(42, 1 << 20)
+        .iter()
+        .map(|m| serde_json::from_str(m).expect("the generator writes JSON"))
+        .collect();
+    let results_len: usize = results.iter().map(|v| v.to_string().len()).sum();
+    let changed: usize = results
+        .iter()
+        .map(|v| redactor.redact_json(&mut v.clone()))
+        .sum();
+    println!(
+        "structured_log: {} bytes, {markers} findings; jsonrpc_results: {} messages, {results_len} bytes, {changed} values redacted",
+        structured.len(),
+        results.len()
+    );
+    assert!(changed > 0, "the results carry secrets");
+
     let mut group = c.benchmark_group("redact");
+    group.throughput(Throughput::Bytes(structured.len() as u64));
+    group.bench_function("structured_log", |b| {
+        b.iter(|| black_box(redactor.redact(black_box(&structured))))
+    });
+    group.throughput(Throughput::Bytes(results_len as u64));
+    group.bench_function("jsonrpc_results", |b| {
+        b.iter_batched_ref(
+            || results.clone(),
+            |messages| {
+                for m in messages.iter_mut() {
+                    black_box(redactor.redact_json(black_box(m)));
+                }
+            },
+            criterion::BatchSize::LargeInput,
+        )
+    });
     group.throughput(Throughput::Bytes(clean.len() as u64));
     group.bench_function("clean_log", |b| {
         b.iter(|| black_box(redactor.redact(black_box(&clean))))

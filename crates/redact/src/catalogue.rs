@@ -1426,7 +1426,9 @@ const CATALOGUE: &[Spec] = &[
                 "HTTP",
                 "token after `Bearer`",
                 &["bearer"],
-                r"(?i)\bbearer[ \t]+(?P<secret>[A-Za-z0-9._~+/-]{8,}=*)",
+                // The token ends where its alphabet does: `Bearer expires_in=3600` is a
+                // label and the next field, not a token.
+                r"(?i)\bbearer[ \t]+(?P<secret>[A-Za-z0-9._~+/-]{8,}=*)(?:[^A-Za-z0-9._~+/=-]|$)",
                 &[
                     "curl -H 'Authorization: Bearer ⟦4bHFfqJnDZuCLO9fAhbEWM7M0Y88nYuv-8mLg4TE⟧' https://api.example.com",
                     r#"{"headers": {"Authorization": "Bearer ⟦wRIC7MbsCK3duVzrb4t52o53uYlcCMoI⟧"}}"#,
@@ -1436,6 +1438,7 @@ const CATALOGUE: &[Spec] = &[
                     "Bearer authentication is used",
                     "Authorization: Bearer <token>",
                     "Bearer ${TOKEN}",
+                    "token_type=Bearer expires_in=3600",
                 ],
             ),
             0,

@@ -4,6 +4,7 @@
 mod catalogue;
 mod check;
 mod error;
+mod keywords;
 mod known;
 mod redactor;
 mod rule;

@@ -7,7 +7,6 @@ use std::fmt;
 use std::ops::Range;
 use std::sync::{Arc, LazyLock, RwLock};
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use hmac::{Hmac, Mac};
 use regex_automata::{Anchored, Input};
 use serde_json::Value;
@@ -16,8 +15,9 @@ use sha2::Sha256;
 use crate::catalogue;
 use crate::check::{self, Check};
 use crate::error::BuildError;
+use crate::keywords::Keywords;
 use crate::known::{Encoding, Known, is_base64_byte};
-use crate::rule::{Anchor, Compiled, Rule};
+use crate::rule::{Anchor, Compiled, Engine, Rule};
 
 /// The rule id of findings for registered known secrets.
 pub const KNOWN_SECRET_RULE: &str = "known-secret";
@@ -45,9 +45,10 @@ fn inside_marker(hay: &[u8], at: usize) -> bool {
     let Some(before) = hay.get(at.saturating_sub(96)..at) else {
         return false;
     };
-    before
-        .windows(MARKER.len())
-        .rposition(|w| w == MARKER)
+    static FINDER: LazyLock<memchr::memmem::FinderRev<'static>> =
+        LazyLock::new(|| memchr::memmem::FinderRev::new(MARKER));
+    FINDER
+        .rfind(before)
         .is_some_and(|open| before.get(open..).is_some_and(|tail| !tail.contains(&b']')))
 }
 
@@ -105,19 +106,29 @@ struct KnownSet {
 #[derive(Debug)]
 struct RuleSet {
     rules: Vec<Compiled>,
-    keywords: Option<AhoCorasick>,
+    keywords: Option<Keywords>,
     /// For each keyword (by automaton pattern id), the rules it triggers.
     triggers: Vec<Vec<usize>>,
     /// Rules without keywords: searched over all text.
     unkeyed: Vec<usize>,
+    /// How far before a marker a keyword may stand and still reach it: the
+    /// longest window after a keyword, and what a match may overrun it by.
+    reach_after: usize,
+    /// How far after a marker a keyword may stand and still reach it: the longest
+    /// window before a keyword, and the bytes checks read before a match.
+    reach_before: usize,
 }
 
 /// The built-in catalogue, compiled once per process.
-static BUILTIN: LazyLock<Result<Arc<RuleSet>, BuildError>> =
-    LazyLock::new(|| RuleSet::build(&catalogue::rules().collect::<Vec<_>>()).map(Arc::new));
+static BUILTIN: LazyLock<Result<Arc<RuleSet>, BuildError>> = LazyLock::new(|| {
+    let rules: Vec<Rule> = catalogue::rules().collect();
+    RuleSet::build(&rules, rules.len()).map(Arc::new)
+});
 
 impl RuleSet {
-    fn build(rules: &[Rule]) -> Result<Self, BuildError> {
+    /// Compiles `rules`; the patterns of those before `lazy_until` are compiled on
+    /// first use (the built-in catalogue), the others now.
+    fn build(rules: &[Rule], lazy_until: usize) -> Result<Self, BuildError> {
         let mut seen = HashSet::new();
         let mut compiled = Vec::with_capacity(rules.len());
         let mut keyword_ids: Vec<String> = Vec::new();
@@ -127,7 +138,7 @@ impl RuleSet {
             if !seen.insert(rule.id.clone()) {
                 return Err(BuildError::duplicate(&rule.id));
             }
-            compiled.push(rule.compile()?);
+            compiled.push(rule.compile(index >= lazy_until)?);
             if rule.keywords.is_empty() {
                 unkeyed.push(index);
             }
@@ -150,21 +161,18 @@ impl RuleSet {
             None
         } else {
             Some(
-                AhoCorasick::builder()
-                    .ascii_case_insensitive(true)
-                    .match_kind(MatchKind::Standard)
-                    .kind(Some(AhoCorasickKind::DFA))
-                    .build(&keyword_ids)
-                    .or_else(|_| {
-                        AhoCorasick::builder()
-                            .ascii_case_insensitive(true)
-                            .match_kind(MatchKind::Standard)
-                            .build(&keyword_ids)
-                    })
+                Keywords::build(&keyword_ids)
                     .map_err(|e| BuildError::pattern("keywords", &e.to_string()))?,
             )
         };
+        /// What a search and its checks read beyond a rule's window: the
+        /// marker test's look-back, an identifier's tail, a cut escape.
+        const OVERRUN: usize = 128;
+        let longest = |f: fn(&Rule) -> usize| rules.iter().map(f).max().unwrap_or(0);
+        let keyword_len = keyword_ids.iter().map(String::len).max().unwrap_or(0);
         Ok(Self {
+            reach_after: longest(|r| r.after) + keyword_len + OVERRUN,
+            reach_before: longest(|r| r.before) + OVERRUN,
             rules: compiled,
             keywords,
             triggers,
@@ -271,10 +279,11 @@ impl RedactorBuilder {
             (true, true) => BUILTIN.clone()?,
             (true, false) => {
                 let mut all: Vec<Rule> = catalogue::rules().collect();
+                let builtin = all.len();
                 all.extend(self.extra);
-                Arc::new(RuleSet::build(&all)?)
+                Arc::new(RuleSet::build(&all, builtin)?)
             }
-            (false, _) => Arc::new(RuleSet::build(&self.extra)?),
+            (false, _) => Arc::new(RuleSet::build(&self.extra, 0)?),
         };
         Ok(Redactor {
             inner: Arc::new(Inner {
@@ -443,31 +452,48 @@ impl Redactor {
 
     /// One scan of `text`, findings merged. A block the search cut short (it is
     /// longer than a match may grow, or its `-----END` line is not one the
-    /// pattern knows) reaches as far as its text goes on.
-    fn find_once(&self, text: &str) -> Vec<Finding> {
+    /// pattern knows) reaches as far as its text goes on. With `near`, only
+    /// keywords that start in those ranges are followed (see [`Self::find_closed`]).
+    /// Also returns whether any match grew past the window its keyword opened.
+    fn find_once(&self, text: &str, near: Option<&[Range<usize>]>) -> (Vec<Finding>, bool) {
         let mut out = Vec::new();
-        self.scan(text.as_bytes(), &mut out);
-        merge(
-            out.into_iter()
-                .map(|f| extend_block(text, f, true))
-                .collect(),
-        )
+        let mut grew = self.scan(text.as_bytes(), near, &mut out);
+        let found = out
+            .into_iter()
+            .map(|f| {
+                let end = f.span.end;
+                let f = extend_block(text, f, true);
+                grew |= f.span.end != end;
+                f
+            })
+            .collect();
+        (merge(found), grew)
     }
 
     /// The findings of `text` closed under redaction, and the text they redact to
     /// (`None` when there are none).
+    ///
+    /// Each round after the first searches the text as the round before redacted
+    /// it. Only what lies near a marker can be found anew: a keyword whose reach
+    /// (its rule's window, the bytes a check looks at) holds no marker sees the
+    /// bytes it saw in the round before, so it finds what it found then. Later
+    /// rounds therefore follow only keywords near markers, unless a match in the
+    /// round before grew past its window (it may have grown into what is a
+    /// marker now): then the whole text is searched again.
     fn find_closed(&self, text: &str) -> (Vec<Finding>, Option<String>) {
         /// Rounds after the first; each must redact bytes no round before did, so
         /// the loop ends anyway, and this bounds the time on hostile text.
         const MAX_ROUNDS: usize = 4;
-        let mut found = self.find_once(text);
+        let (mut found, mut grew) = self.find_once(text, None);
         if found.is_empty() {
             return (found, None);
         }
         let mut markers = Vec::with_capacity(found.len());
         let mut redacted = self.apply_traced(text, &found, &mut markers);
         for _ in 0..MAX_ROUNDS {
-            let more = self.find_once(&redacted);
+            let near = (!grew).then(|| self.near_markers(&markers, redacted.len()));
+            let (more, more_grew) = self.find_once(&redacted, near.as_deref());
+            grew = more_grew;
             if more.is_empty() {
                 break;
             }
@@ -488,15 +514,55 @@ impl Redactor {
         (found, Some(redacted))
     }
 
+    /// The ranges of redacted text (`len` bytes) where a keyword may reach a
+    /// marker, merged: from a rule's longest window after a keyword before each
+    /// marker to its longest window before one after it, with room for the bytes
+    /// the checks read beyond a window.
+    fn near_markers(&self, markers: &[Marker], len: usize) -> Vec<Range<usize>> {
+        let set = &self.inner.rules;
+        let mut near: Vec<Range<usize>> = Vec::with_capacity(markers.len());
+        for m in markers {
+            let from = m.out.start.saturating_sub(set.reach_after);
+            let to = m.out.end.saturating_add(set.reach_before).min(len);
+            match near.last_mut() {
+                Some(last) if from <= last.end => last.end = last.end.max(to),
+                _ => near.push(from..to),
+            }
+        }
+        near
+    }
+
     /// Writes `text` with `findings` replaced. Spans are widened to character
     /// boundaries, so the output is always valid UTF-8.
+    #[cfg(test)]
     pub(crate) fn apply(&self, text: &str, findings: &[Finding]) -> String {
-        self.apply_traced(text, findings, &mut Vec::new())
+        let mut out = String::new();
+        self.apply_into(text, findings, &mut out);
+        out
+    }
+
+    /// [`Self::apply`] into `out`, which is cleared first (a caller that redacts
+    /// chunk after chunk keeps one buffer).
+    pub(crate) fn apply_into(&self, text: &str, findings: &[Finding], out: &mut String) {
+        out.clear();
+        self.write_traced(text, findings, &mut Vec::new(), out);
     }
 
     /// [`Self::apply`], recording where each marker went.
     fn apply_traced(&self, text: &str, findings: &[Finding], markers: &mut Vec<Marker>) -> String {
-        let mut out = String::with_capacity(text.len() + findings.len() * 24);
+        let mut out = String::new();
+        self.write_traced(text, findings, markers, &mut out);
+        out
+    }
+
+    fn write_traced(
+        &self,
+        text: &str,
+        findings: &[Finding],
+        markers: &mut Vec<Marker>,
+        out: &mut String,
+    ) {
+        out.reserve(text.len() + findings.len() * 24);
         let mut at = 0;
         for f in findings {
             let start = floor_boundary(text, f.span.start.max(at));
@@ -506,7 +572,7 @@ impl Redactor {
             }
             out.push_str(text.get(at..start).unwrap_or_default());
             let out_start = out.len();
-            self.marker(&f.rule, text.get(start..end).unwrap_or_default(), &mut out);
+            self.marker(&f.rule, text.get(start..end).unwrap_or_default(), out);
             markers.push(Marker {
                 out: out_start..out.len(),
                 text: start..end,
@@ -514,7 +580,6 @@ impl Redactor {
             at = end;
         }
         out.push_str(text.get(at..).unwrap_or_default());
-        out
     }
 
     fn marker(&self, rule: &str, secret: &str, out: &mut String) {
@@ -640,59 +705,43 @@ impl Redactor {
         1
     }
 
-    /// Runs every detector over `hay`, appending raw (unmerged) findings.
-    fn scan(&self, hay: &[u8], out: &mut Vec<Finding>) {
+    /// Runs every detector over `hay`, appending raw (unmerged) findings; with
+    /// `near`, only keywords that start in those ranges (sorted, disjoint) are
+    /// followed. Returns whether a match grew past its keyword's window.
+    fn scan(&self, hay: &[u8], near: Option<&[Range<usize>]>, out: &mut Vec<Finding>) -> bool {
         let set = &self.inner.rules;
-        let mut searched: Vec<Range<usize>> = Vec::new();
-        // Text redacted before holds markers whose rule ids contain keywords
-        // (`[REDACTED:anthropic-api-key]=...` reads like `api-key=...`): keyword
-        // occurrences inside a marker trigger nothing.
-        let has_markers = memchr::memmem::find(hay, MARKER).is_some();
-        if let Some(ac) = &set.keywords {
-            match ac.try_find_overlapping_iter(hay) {
-                Ok(hits) => {
-                    for hit in hits {
-                        let Some(rules) = set.triggers.get(hit.pattern().as_usize()) else {
-                            continue;
-                        };
-                        if has_markers && inside_marker(hay, hit.start()) {
-                            continue;
-                        }
-                        for &index in rules {
-                            let Some(rule) = set.rules.get(index) else {
-                                continue;
-                            };
-                            let Some(window) = window(rule, hay, hit.start(), hit.end()) else {
-                                continue;
-                            };
-                            if searched.is_empty() {
-                                searched = vec![usize::MAX..usize::MAX; set.rules.len()];
-                            }
-                            if let Some(done) = searched.get_mut(index) {
-                                // Anchored: this start was tried already. Unanchored:
-                                // this region was searched already.
-                                let seen = if rule.anchor == Anchor::None {
-                                    done.start <= window.start && window.end <= done.end
-                                } else {
-                                    done.start == window.start
-                                };
-                                if seen {
-                                    continue;
-                                }
-                                *done = window.clone();
-                            }
-                            // A context rule's keyword must not reach its candidate
-                            // across a marker: redaction shortens text, and a keyword
-                            // that was out of reach before must stay so.
-                            let keyword = (has_markers && rule.anchor == Anchor::None)
-                                .then(|| hit.start()..hit.end());
-                            search(rule, index, hay, window, keyword.as_ref(), out);
-                        }
-                    }
-                }
-                Err(_) => {
+        let mut pass = Pass {
+            hay,
+            searched: Vec::new(),
+            // Text redacted before holds markers whose rule ids contain keywords
+            // (`[REDACTED:anthropic-api-key]=...` reads like `api-key=...`):
+            // keyword occurrences inside a marker trigger nothing.
+            has_markers: memchr::memmem::find(hay, MARKER).is_some(),
+            grew: false,
+            key_memo: None,
+        };
+        if let Some(keywords) = &set.keywords {
+            let all = 0..hay.len();
+            let whole = std::slice::from_ref(&all);
+            // A keyword that starts in a range may end past it.
+            let overhang = keywords.max_len();
+            let mut hits = Vec::new();
+            for range in near.unwrap_or(whole) {
+                let to = range.end.saturating_add(overhang).min(hay.len());
+                let Some(part) = hay.get(range.start..to) else {
+                    continue;
+                };
+                hits.clear();
+                if keywords.find_all(part, &mut hits).is_err() {
                     for (index, rule) in set.rules.iter().enumerate() {
                         search_everywhere(rule, index, hay, out);
+                    }
+                    break;
+                }
+                for hit in &hits {
+                    let start = range.start + hit.start;
+                    if start < range.end {
+                        pass.keyword(set, hit.pattern, start..range.start + hit.end, out);
                     }
                 }
             }
@@ -730,6 +779,60 @@ impl Redactor {
                 });
             }
         }
+        pass.grew
+    }
+}
+
+/// The state of one scan of a text.
+struct Pass<'h> {
+    hay: &'h [u8],
+    /// Per rule, the window searched last (empty until a keyword occurs).
+    searched: Vec<Range<usize>>,
+    has_markers: bool,
+    grew: bool,
+    /// The last identifier asked about by a secret-key check, and the answer.
+    key_memo: Option<(Range<usize>, bool)>,
+}
+
+impl Pass<'_> {
+    /// Follows one keyword occurrence: searches each rule it triggers around it.
+    fn keyword(&mut self, set: &RuleSet, pattern: usize, at: Range<usize>, out: &mut Vec<Finding>) {
+        let hay = self.hay;
+        let Some(rules) = set.triggers.get(pattern) else {
+            return;
+        };
+        if self.has_markers && inside_marker(hay, at.start) {
+            return;
+        }
+        for &index in rules {
+            let Some(rule) = set.rules.get(index) else {
+                continue;
+            };
+            let Some(window) = window(rule, hay, at.start, at.end, &mut self.key_memo) else {
+                continue;
+            };
+            if self.searched.is_empty() {
+                self.searched = vec![usize::MAX..usize::MAX; set.rules.len()];
+            }
+            if let Some(done) = self.searched.get_mut(index) {
+                // Anchored: this start was tried already. Unanchored: this region
+                // was searched already.
+                let seen = if rule.anchor == Anchor::None {
+                    done.start <= window.start && window.end <= done.end
+                } else {
+                    done.start == window.start
+                };
+                if seen {
+                    continue;
+                }
+                *done = window.clone();
+            }
+            // A context rule's keyword must not reach its candidate across a
+            // marker: redaction shortens text, and a keyword that was out of reach
+            // before must stay so.
+            let keyword = (self.has_markers && rule.anchor == Anchor::None).then_some(&at);
+            self.grew |= search(rule, index, hay, window, keyword, out);
+        }
     }
 }
 
@@ -754,7 +857,14 @@ impl fmt::Debug for Redactor {
 /// The bytes around a keyword occurrence where `rule` is searched; for anchored
 /// rules the window starts where the match must start. `None` when the anchor
 /// cannot be satisfied (an XML rule whose identifier has no `<` before it).
-fn window(rule: &Compiled, hay: &[u8], start: usize, end: usize) -> Option<Range<usize>> {
+/// `memo` holds the last key asked about and whether it names a secret.
+fn window(
+    rule: &Compiled,
+    hay: &[u8],
+    start: usize,
+    end: usize,
+    memo: &mut Option<(Range<usize>, bool)>,
+) -> Option<Range<usize>> {
     let ident = |b: u8, colon: bool| {
         b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-') || (colon && b == b':')
     };
@@ -801,10 +911,19 @@ fn window(rule: &Compiled, hay: &[u8], start: usize, end: usize) -> Option<Range
             // The key check needs no automaton either: the key is this identifier.
             if rule.checks.contains(&Check::SecretKey) {
                 let key_end = at_ident_end(hay, end, |b| ident(b, false));
-                let key = hay
-                    .get(from..key_end)
-                    .and_then(|k| std::str::from_utf8(k).ok());
-                if !key.is_some_and(check::is_secret_key) {
+                // The rules a keyword triggers ask about the same key.
+                let secret = match *memo {
+                    Some((ref k, yes)) if *k == (from..key_end) => yes,
+                    _ => {
+                        let yes = hay
+                            .get(from..key_end)
+                            .and_then(|k| std::str::from_utf8(k).ok())
+                            .is_some_and(check::is_secret_key);
+                        *memo = Some((from..key_end, yes));
+                        yes
+                    }
+                };
+                if !secret {
                     return None;
                 }
             }
@@ -821,7 +940,8 @@ fn window(rule: &Compiled, hay: &[u8], start: usize, end: usize) -> Option<Range
     Some(from..end.saturating_add(rule.after).min(hay.len()))
 }
 
-/// Searches `rule` in `window` of `hay`, appending confirmed findings.
+/// Searches `rule` in `window` of `hay`, appending confirmed findings. Returns
+/// whether the window had to grow (a match ran into its end).
 fn search(
     rule: &Compiled,
     index: usize,
@@ -829,7 +949,10 @@ fn search(
     window: Range<usize>,
     keyword: Option<&Range<usize>>,
     out: &mut Vec<Finding>,
-) {
+) -> bool {
+    let Some(engine) = rule.engine() else {
+        return false;
+    };
     let mut at = window.start;
     let mut end = window.end;
     let mut grown = 0;
@@ -840,8 +963,8 @@ fn search(
         } else {
             Anchored::No
         });
-        let Some(m) = rule.regex.search(&input) else {
-            return;
+        let Some(m) = engine.regex.search(&input) else {
+            return grown > 0;
         };
         // A match that runs into the window's end, or stops just short of it, may
         // be cut short (the window can end inside an escape such as `\n`, which
@@ -865,11 +988,11 @@ fn search(
         let confirmed = if across_marker {
             None
         } else {
-            confirm(rule, index, hay, m.range())
+            confirm(rule, engine, index, hay, m.range())
         };
         if anchored {
             out.extend(confirmed);
-            return;
+            return grown > 0;
         }
         // After a confirmed match, go on after it; after a rejected one, go on just
         // after its start, so a candidate that swallowed the next one (`--with-token
@@ -882,16 +1005,20 @@ fn search(
             None => m.start() + 1,
         };
     }
+    grown > 0
 }
 
 /// Searches `rule` over all of `hay`, from every position (anchors need a keyword).
 fn search_everywhere(rule: &Compiled, index: usize, hay: &[u8], out: &mut Vec<Finding>) {
+    let Some(engine) = rule.engine() else {
+        return;
+    };
     let mut at = 0;
     while at < hay.len() {
-        let Some(m) = rule.regex.search(&Input::new(hay).span(at..hay.len())) else {
+        let Some(m) = engine.regex.search(&Input::new(hay).span(at..hay.len())) else {
             return;
         };
-        let confirmed = confirm(rule, index, hay, m.range());
+        let confirmed = confirm(rule, engine, index, hay, m.range());
         at = match confirmed {
             Some(f) => {
                 out.push(f);
@@ -903,19 +1030,25 @@ fn search_everywhere(rule: &Compiled, index: usize, hay: &[u8], out: &mut Vec<Fi
 }
 
 /// Applies a rule's groups and checks to one match.
-fn confirm(rule: &Compiled, index: usize, hay: &[u8], matched: Range<usize>) -> Option<Finding> {
-    let (secret, key) = if rule.needs_captures {
-        let mut caps = rule.regex.create_captures();
+fn confirm(
+    rule: &Compiled,
+    engine: &Engine,
+    index: usize,
+    hay: &[u8],
+    matched: Range<usize>,
+) -> Option<Finding> {
+    let (secret, key) = if engine.needs_captures {
+        let mut caps = engine.regex.create_captures();
         let input = Input::new(hay)
             .span(matched.clone())
             .anchored(Anchored::Yes);
-        rule.regex.search_captures(&input, &mut caps);
-        let secret = rule
+        engine.regex.search_captures(&input, &mut caps);
+        let secret = engine
             .secret_groups
             .iter()
             .find_map(|&g| caps.get_group(g))
             .map_or(matched, |s| s.range());
-        let key = rule
+        let key = engine
             .key_group
             .and_then(|g| caps.get_group(g))
             .map(|s| s.range());
@@ -1192,7 +1325,7 @@ mod tests {
         // key beside it is a marker, the real password is plain to see.
         let text = "REDIS_URL=redis://:kMp43HiHLAWQsZbsylQx@cache,change_me,\
                     AccountKey=o-vIJUjzwuv4VGOfYcHiHL!WQsZbsylQx@db";
-        let first = r.apply(text, &r.find_once(text));
+        let first = r.apply(text, &r.find_once(text, None).0);
         assert!(first.contains("kMp43HiHLAWQsZbsylQx"), "one scan misses it");
         let once = r.redact(text).into_owned();
         assert!(!once.contains("kMp43HiHLAWQsZbsylQx"), "{once}");
@@ -1200,6 +1333,16 @@ mod tests {
         assert!(r.find(&once).is_empty(), "{once}");
         assert_eq!(r.redact(&once), once);
         assert_eq!(r.apply(text, &r.find(text)), once);
+    }
+
+    #[test]
+    fn every_built_in_pattern_compiles() {
+        // The catalogue compiles its patterns on first use; compiled now, all of
+        // them must build.
+        let rules: Vec<Rule> = catalogue::rules().collect();
+        let set = RuleSet::build(&rules, 0).unwrap();
+        assert_eq!(set.rules.len(), rules.len());
+        assert!(set.rules.iter().all(|r| r.engine().is_some()));
     }
 
     #[test]

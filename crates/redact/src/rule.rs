@@ -53,6 +53,12 @@ pub struct Rule {
 impl Rule {
     /// A rule with an id (`[a-z0-9-]`, shown in `[REDACTED:<id>]`) and a pattern in
     /// the `regex` crate's syntax. Without keywords it is searched over all text.
+    ///
+    /// Patterns match bytes, with ASCII classes: `\w`, `\d`, `\s`, `\b` and
+    /// `(?i)` know ASCII only, and `.` or `[^"]` match any byte (a UTF-8 character
+    /// is one to four of them). Secrets are ASCII, and automata without Unicode
+    /// tables compile several times faster. Write `(?u:\w)` where a Unicode class
+    /// is meant.
     pub fn new(id: impl Into<Cow<'static, str>>, pattern: impl Into<Cow<'static, str>>) -> Self {
         Self {
             id: id.into(),
@@ -174,9 +180,12 @@ impl Rule {
         self.negatives
     }
 
-    /// Compiles the rule. User patterns get size limits so that a pathological
-    /// pattern fails here instead of exhausting memory.
-    pub(crate) fn compile(&self) -> Result<Compiled, BuildError> {
+    /// Checks the rule and prepares it for searching. With `eager`, the pattern is
+    /// compiled now, so that an error in it is reported here; otherwise it is
+    /// compiled the first time one of its keywords occurs (the built-in catalogue,
+    /// whose patterns the crate's tests compile: a process that redacts a little
+    /// text does not pay for a hundred automata it never runs).
+    pub(crate) fn compile(&self, eager: bool) -> Result<Compiled, BuildError> {
         if self.id.is_empty()
             || self.id.len() > 64
             || !self
@@ -189,37 +198,14 @@ impl Rule {
         if self.keywords.iter().any(|k| k.is_empty()) {
             return Err(BuildError::pattern(&self.id, "a keyword is empty"));
         }
-        let regex = meta::Regex::builder()
-            .configure(
-                meta::Config::new()
-                    .nfa_size_limit(Some(8 << 20))
-                    .onepass_size_limit(Some(1 << 20))
-                    .dfa_size_limit(Some(1 << 20))
-                    .hybrid_cache_capacity(2 << 20),
-            )
-            .syntax(syntax::Config::new().nest_limit(64))
-            .build(&self.pattern)
-            .map_err(|e| BuildError::pattern(&self.id, &e.to_string()))?;
-        let info = regex.group_info();
-        let mut secret_groups: Vec<usize> = info
-            .pattern_names(regex_automata::PatternID::ZERO)
-            .enumerate()
-            .filter_map(|(i, name)| name.filter(|n| n.starts_with("secret")).map(|_| i))
-            .collect();
-        secret_groups.sort_unstable();
-        let key_group = info.to_index(regex_automata::PatternID::ZERO, "key");
-        if self.checks.contains(&Check::SecretKey) && key_group.is_none() {
-            return Err(BuildError::pattern(
-                &self.id,
-                "the secret-key check needs a group named `key`",
-            ));
+        let engine = std::sync::OnceLock::new();
+        if eager {
+            let _ = engine.set(Some(Engine::build(self)?));
         }
         Ok(Compiled {
             id: Arc::from(self.id.as_ref()),
-            regex,
-            needs_captures: !secret_groups.is_empty() || key_group.is_some(),
-            secret_groups,
-            key_group,
+            source: self.clone(),
+            engine,
             anchor: self.anchor,
             before: self.before,
             after: self.after.max(1),
@@ -229,19 +215,83 @@ impl Rule {
     }
 }
 
-/// A rule ready to search.
+/// A rule's compiled pattern and what its groups mean.
 #[derive(Debug)]
-pub(crate) struct Compiled {
-    pub(crate) id: Arc<str>,
+pub(crate) struct Engine {
     pub(crate) regex: meta::Regex,
     pub(crate) needs_captures: bool,
     pub(crate) secret_groups: Vec<usize>,
     pub(crate) key_group: Option<usize>,
+}
+
+impl Engine {
+    /// Compiles `rule`'s pattern, bytewise with ASCII classes (see [`Rule::new`]).
+    /// Size limits make a pathological pattern fail here instead of exhausting
+    /// memory.
+    fn build(rule: &Rule) -> Result<Self, BuildError> {
+        let regex = meta::Regex::builder()
+            .configure(
+                meta::Config::new()
+                    .nfa_size_limit(Some(8 << 20))
+                    .onepass_size_limit(Some(1 << 20))
+                    .dfa_size_limit(Some(1 << 20))
+                    .hybrid_cache_capacity(2 << 20),
+            )
+            .syntax(
+                syntax::Config::new()
+                    .nest_limit(64)
+                    .unicode(false)
+                    .utf8(false),
+            )
+            .build(&rule.pattern)
+            .map_err(|e| BuildError::pattern(&rule.id, &e.to_string()))?;
+        let info = regex.group_info();
+        let mut secret_groups: Vec<usize> = info
+            .pattern_names(regex_automata::PatternID::ZERO)
+            .enumerate()
+            .filter_map(|(i, name)| name.filter(|n| n.starts_with("secret")).map(|_| i))
+            .collect();
+        secret_groups.sort_unstable();
+        let key_group = info.to_index(regex_automata::PatternID::ZERO, "key");
+        if rule.checks.contains(&Check::SecretKey) && key_group.is_none() {
+            return Err(BuildError::pattern(
+                &rule.id,
+                "the secret-key check needs a group named `key`",
+            ));
+        }
+        Ok(Self {
+            needs_captures: !secret_groups.is_empty() || key_group.is_some(),
+            regex,
+            secret_groups,
+            key_group,
+        })
+    }
+}
+
+/// A rule ready to search.
+#[derive(Debug)]
+pub(crate) struct Compiled {
+    pub(crate) id: Arc<str>,
+    /// The rule, for compiling its pattern on first use.
+    source: Rule,
+    engine: std::sync::OnceLock<Option<Engine>>,
     pub(crate) anchor: Anchor,
     pub(crate) before: usize,
     pub(crate) after: usize,
     pub(crate) min_entropy: Option<f32>,
     pub(crate) checks: Vec<Check>,
+}
+
+impl Compiled {
+    /// The compiled pattern, compiled now if it was not yet. `None` only for a
+    /// lazily compiled rule whose pattern does not compile, which the tests of the
+    /// built-in catalogue rule out (every rule of an embedder's is compiled when
+    /// the redactor is built, and its error reported then).
+    pub(crate) fn engine(&self) -> Option<&Engine> {
+        self.engine
+            .get_or_init(|| Engine::build(&self.source).ok())
+            .as_ref()
+    }
 }
 
 /// Where a rule's match starts, relative to the keyword that triggered it.

@@ -7,8 +7,10 @@ use crate::redactor::{BEGIN, END, Finding, Redactor, block_rest};
 /// Text held back by default so that a secret split across writes is still seen
 /// whole: longer than any built-in secret (a 4096-bit RSA key block is about 3.3 KiB).
 pub const DEFAULT_HOLD_BACK: usize = 16 << 10;
-/// How much text is gathered before a part of it is redacted and written on.
-pub const DEFAULT_CHUNK: usize = 64 << 10;
+/// How much text is gathered before a part of it is redacted and written on. Each
+/// chunk is searched with the hold-back after it and the context before it, so a
+/// large chunk keeps that overlap a small part of the work (about 10 %).
+pub const DEFAULT_CHUNK: usize = 256 << 10;
 /// Original text kept after it was written, so that a secret whose name was in the
 /// previous part (`password=` then the value) is still recognised.
 const CONTEXT: usize = 8 << 10;
@@ -20,7 +22,8 @@ const CONTEXT: usize = 8 << 10;
 /// A secret split across two `write` calls, or across chunks, is therefore redacted
 /// exactly as if the whole stream had been passed to [`Redactor::redact`] at once,
 /// as long as it is no longer than the hold-back (16 KiB by default). Memory stays
-/// bounded by chunk + 2 × hold-back, however long the stream.
+/// bounded, however long the stream: a few times chunk + hold-back (256 and 16 KiB
+/// by default), in buffers kept from one chunk to the next.
 ///
 /// [`Write::flush`] writes on every complete line that no secret straddles and
 /// keeps the rest (an unfinished line, or an unfinished private-key block) until
@@ -53,6 +56,10 @@ pub struct RedactingWriter<W: Write> {
     redactor: Redactor,
     pending: Vec<u8>,
     context: String,
+    /// Buffers kept from chunk to chunk: the text searched (context and
+    /// pending), and the redacted text written on.
+    joined: String,
+    out: String,
     chunk: usize,
     hold: usize,
     /// A private-key block was written as its label, and what continues it is
@@ -90,6 +97,8 @@ impl<W: Write> RedactingWriter<W> {
             redactor,
             pending: Vec::new(),
             context: String::new(),
+            joined: String::new(),
+            out: String::new(),
             chunk: chunk.max(64),
             hold: hold.max(64),
             open_block: false,
@@ -136,10 +145,14 @@ impl<W: Write> RedactingWriter<W> {
         };
         let body_len = self.pending.len() - incomplete;
         let tail = self.pending.split_off(body_len);
-        let text = String::from_utf8_lossy(&self.pending).into_owned();
-        let mut joined = std::mem::take(&mut self.context);
+        let mut joined = std::mem::take(&mut self.joined);
+        joined.clear();
+        joined.push_str(&self.context);
         let mut start = joined.len();
-        joined.push_str(&text);
+        match std::str::from_utf8(&self.pending) {
+            Ok(text) => joined.push_str(text),
+            Err(_) => joined.push_str(&String::from_utf8_lossy(&self.pending)),
+        }
         let finishing = cut == Cut::All;
         if self.open_block {
             // The rest of a block whose label is already written: dropped.
@@ -148,6 +161,7 @@ impl<W: Write> RedactingWriter<W> {
             self.open_block = !closed;
             if !closed {
                 self.keep(&joined, start, &tail);
+                self.joined = joined;
                 self.stalled = None;
                 return Ok(());
             }
@@ -194,11 +208,14 @@ impl<W: Write> RedactingWriter<W> {
             .filter(|f| f.span().end > start && f.span().start < end)
             .map(|f| f.window(start, end))
             .collect();
-        let out = self
-            .redactor
-            .apply(joined.get(start..end).unwrap_or_default(), &emitted);
-        inner.write_all(out.as_bytes())?;
+        self.redactor.apply_into(
+            joined.get(start..end).unwrap_or_default(),
+            &emitted,
+            &mut self.out,
+        );
+        inner.write_all(self.out.as_bytes())?;
         self.keep(&joined, end, &tail);
+        self.joined = joined;
         self.stalled = stall.then_some(self.pending.len());
         // The next chunk is cut once the straddled finding is behind the cut, not
         // at every byte written until then.
@@ -210,8 +227,12 @@ impl<W: Write> RedactingWriter<W> {
     /// `tail`) as pending.
     fn keep(&mut self, joined: &str, at: usize, tail: &[u8]) {
         let keep_from = floor_boundary(joined, at.saturating_sub(CONTEXT));
-        self.context = joined.get(keep_from..at).unwrap_or_default().to_owned();
-        self.pending = joined.get(at..).unwrap_or_default().as_bytes().to_vec();
+        self.context.clear();
+        self.context
+            .push_str(joined.get(keep_from..at).unwrap_or_default());
+        self.pending.clear();
+        self.pending
+            .extend_from_slice(joined.get(at..).unwrap_or_default().as_bytes());
         self.pending.extend_from_slice(tail);
     }
 }
