@@ -98,7 +98,7 @@ const SECRET_WORDS: [&str; 17] = [
 ];
 
 /// Words that make a following `key` a secret key (`api_key`, `private-key`).
-const KEY_QUALIFIERS: [&str; 27] = [
+const KEY_QUALIFIERS: [&str; 39] = [
     "api",
     "access",
     "secret",
@@ -126,6 +126,20 @@ const KEY_QUALIFIERS: [&str; 27] = [
     "ssh",
     "gpg",
     "hmac",
+    // Vendors' names for secret keys: Datadog's and Backblaze's application key,
+    // Segment's write key, ingest and SDK keys, a server or production key.
+    "application",
+    "write",
+    "ingest",
+    "integration",
+    "server",
+    "sdk",
+    "live",
+    "prod",
+    "production",
+    "root",
+    "merchant",
+    "partner",
 ];
 
 /// Words before a last word that make it bookkeeping, not a secret
@@ -222,10 +236,8 @@ pub(crate) fn is_secret_key(key: &str) -> bool {
     if is(Some(last), &["key", "keys"]) {
         return is(before, &KEY_QUALIFIERS);
     }
-    if is(Some(last), &["pass"]) {
-        // `pass` alone is often a verb or a flag; `db_pass` is a password.
-        return before.is_some();
-    }
+    // `pass` alone is a password key too (`pass=` in INI and .env files): a flag
+    // (`pass: true`) or a count fails the value checks that follow every key.
     let lower = last.to_ascii_lowercase();
     let ends = |suffix: &str| lower.ends_with(suffix.as_bytes());
     // Glued words: `apikey`, `secretkey`, `DBPASSWORD`.
@@ -514,6 +526,9 @@ mod tests {
             "webhookSecret",
             "csrf_token",
             "AZURE_DEVOPS_PAT",
+            "pass",
+            "DATADOG_APPLICATION_KEY",
+            "writeKey",
         ] {
             assert!(is_secret_key(k), "{k}");
         }
@@ -527,7 +542,8 @@ mod tests {
             "primary_key",
             "public_key",
             "tokenizer",
-            "pass",
+            "bypass",
+            "compass",
             "tokens",
             "passwordless",
             "secretRef",
