@@ -207,6 +207,25 @@ fn key_words(key: &[u8]) -> ([(usize, usize); 16], usize) {
 /// Whether a key names a secret (see [`Check::SecretKey`]).
 pub(crate) fn is_secret_key(key: &str) -> bool {
     let bytes = key.as_bytes();
+    // Every secret key holds one of these (`apikey`, `passphrase`, `authToken`
+    // included): most keys (`name`, `url`, `limit`) are answered here.
+    let at = |i: usize, stem: &[u8]| {
+        bytes
+            .get(i..i + stem.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(stem))
+    };
+    let holds_stem = (0..bytes.len()).any(|i| match bytes.get(i).map(u8::to_ascii_lowercase) {
+        Some(b'p') => at(i, b"pass") || at(i, b"pwd") || at(i, b"pat"),
+        Some(b's') => at(i, b"secret"),
+        Some(b't') => at(i, b"token"),
+        Some(b'k') => at(i, b"key"),
+        Some(b'c') => at(i, b"cred"),
+        Some(b'a') => at(i, b"auth"),
+        _ => false,
+    });
+    if !holds_stem {
+        return false;
+    }
     let (words, count) = key_words(bytes);
     let word = |i: usize| -> Option<&[u8]> {
         let (s, e) = words.get(i).copied()?;

@@ -15,6 +15,8 @@ use aho_corasick::automaton::Automaton;
 use aho_corasick::dfa::DFA;
 use aho_corasick::{AhoCorasick, Anchored, MatchKind, StartKind};
 
+use crate::decode;
+
 /// One keyword occurrence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Hit {
@@ -69,19 +71,34 @@ impl Keywords {
     /// that end together in the automaton's order of them). `Err` when the
     /// automaton cannot search (never for the kinds built here): the caller then
     /// searches without keywords.
-    pub(crate) fn find_all(&self, hay: &[u8], out: &mut Vec<Hit>) -> Result<(), ()> {
+    ///
+    /// With `runs`, the same walk also notes where base64 runs long enough to be
+    /// decoded stand (see [`decode::RUN_SEEN`]): each position it appends ends
+    /// [`decode::MIN_RUN`] base64 characters in a row. A run may be noted more than
+    /// once. `Ok(false)` when the runs were not looked for (the fallback
+    /// automaton): the caller then finds them itself.
+    pub(crate) fn find_all(
+        &self,
+        hay: &[u8],
+        out: &mut Vec<Hit>,
+        runs: Option<&mut Vec<usize>>,
+    ) -> Result<bool, ()> {
         match self {
             Self::Dfa(dfa) => {
                 let Ok(start) = dfa.start_state(Anchored::No) else {
                     return Err(());
                 };
                 let walk = Walk { dfa, start };
-                if hay.len() < LANES * MIN_LANE {
-                    walk.lane(hay, 0, 0, out);
-                } else {
-                    walk.lanes(hay, out);
+                let mut none = Vec::new();
+                let tracked = runs.is_some();
+                let runs = runs.unwrap_or(&mut none);
+                match (hay.len() < LANES * MIN_LANE, tracked) {
+                    (true, true) => walk.lane::<true>(hay, 0, 0, out, runs),
+                    (true, false) => walk.lane::<false>(hay, 0, 0, out, runs),
+                    (false, true) => walk.lanes::<true>(hay, out, runs),
+                    (false, false) => walk.lanes::<false>(hay, out, runs),
                 }
-                Ok(())
+                Ok(tracked)
             }
             Self::Other(ac) => {
                 let hits = ac.try_find_overlapping_iter(hay).map_err(|_| ())?;
@@ -90,7 +107,7 @@ impl Keywords {
                     start: m.start(),
                     end: m.end(),
                 }));
-                Ok(())
+                Ok(false)
             }
         }
     }
@@ -99,6 +116,13 @@ impl Keywords {
 struct Walk<'a> {
     dfa: &'a DFA,
     start: aho_corasick::automaton::StateID,
+}
+
+/// The length of the base64 run that ends with byte `b`, given the length of the
+/// one before it (no branch: the walk's hot loop).
+#[inline(always)]
+fn run_step(len: usize, b: u8) -> usize {
+    (len + 1) * usize::from(decode::is_b64(b))
 }
 
 impl Walk<'_> {
@@ -115,21 +139,41 @@ impl Walk<'_> {
     }
 
     /// Walks `bytes`, which start at `offset` in the text, from the start state,
-    /// reporting matches that end after `from` (absolute).
-    fn lane(&self, bytes: &[u8], offset: usize, from: usize, out: &mut Vec<Hit>) {
+    /// reporting matches that end after `from` (absolute), and with `RUNS` the
+    /// ends of long base64 runs.
+    fn lane<const RUNS: bool>(
+        &self,
+        bytes: &[u8],
+        offset: usize,
+        from: usize,
+        out: &mut Vec<Hit>,
+        runs: &mut Vec<usize>,
+    ) {
         let mut sid = self.start;
+        let mut run = 0;
         for (i, &b) in bytes.iter().enumerate() {
             sid = self.dfa.next_state(Anchored::No, sid, b);
             if self.dfa.is_match(sid) && offset + i + 1 > from {
                 self.report(sid, offset + i + 1, out);
             }
+            if RUNS {
+                run = run_step(run, b);
+                if run == decode::RUN_SEEN {
+                    runs.push(offset + i + 1);
+                }
+            }
         }
     }
 
     /// Walks `hay` as four lanes at once.
-    fn lanes(&self, hay: &[u8], out: &mut Vec<Hit>) {
+    fn lanes<const RUNS: bool>(&self, hay: &[u8], out: &mut Vec<Hit>, runs: &mut Vec<usize>) {
         let dfa = self.dfa;
-        let back = dfa.max_pattern_len().saturating_sub(1);
+        // A lane starts early enough that its state, and a run's length, are
+        // right by its quarter's first byte.
+        let back =
+            dfa.max_pattern_len()
+                .saturating_sub(1)
+                .max(if RUNS { decode::RUN_SEEN } else { 0 });
         let quarter = hay.len() / LANES;
         // Lane j reports the matches that end in (bound[j], bound[j + 1]] and
         // starts walking `back` bytes before bound[j].
@@ -143,8 +187,11 @@ impl Walk<'_> {
         };
         let (p0, p1, p2, p3) = (part(0), part(1), part(2), part(3));
         let mut found: [Vec<Hit>; LANES] = Default::default();
+        let mut seen: [Vec<usize>; LANES] = Default::default();
         let [f0, f1, f2, f3] = &mut found;
+        let [s0, s1, s2, s3] = &mut seen;
         let mut sid = [self.start; LANES];
+        let mut run = [0usize; LANES];
         // Together while every lane has bytes left (lane 0 is the shortest).
         let together = p0.len();
         for (i, (((&b0, &b1), &b2), &b3)) in p0.iter().zip(p1).zip(p2).zip(p3).enumerate() {
@@ -164,22 +211,47 @@ impl Walk<'_> {
             if dfa.is_match(sid[3]) && begin[3] + i + 1 > bound[3] {
                 self.report(sid[3], begin[3] + i + 1, f3);
             }
+            if RUNS {
+                run[0] = run_step(run[0], b0);
+                run[1] = run_step(run[1], b1);
+                run[2] = run_step(run[2], b2);
+                run[3] = run_step(run[3], b3);
+                if run[0] == decode::RUN_SEEN {
+                    s0.push(begin[0] + i + 1);
+                }
+                if run[1] == decode::RUN_SEEN {
+                    s1.push(begin[1] + i + 1);
+                }
+                if run[2] == decode::RUN_SEEN {
+                    s2.push(begin[2] + i + 1);
+                }
+                if run[3] == decode::RUN_SEEN {
+                    s3.push(begin[3] + i + 1);
+                }
+            }
         }
         // Then each lane's rest on its own.
         let lanes = [p0, p1, p2, p3]
             .into_iter()
             .zip(&mut found)
-            .zip(sid)
-            .zip(begin)
-            .zip(bound);
-        for ((((lane, found), mut s), offset), from) in lanes {
+            .zip(&mut seen)
+            .zip(sid.into_iter().zip(run))
+            .zip(begin.into_iter().zip(bound));
+        for ((((lane, found), seen), (mut s, mut r)), (offset, from)) in lanes {
             for (i, &b) in lane.iter().enumerate().skip(together) {
                 s = dfa.next_state(Anchored::No, s, b);
                 if dfa.is_match(s) && offset + i + 1 > from {
                     self.report(s, offset + i + 1, found);
                 }
+                if RUNS {
+                    r = run_step(r, b);
+                    if r == decode::RUN_SEEN {
+                        seen.push(offset + i + 1);
+                    }
+                }
             }
             out.append(found);
+            runs.append(seen);
         }
     }
 }
@@ -217,7 +289,7 @@ mod tests {
                 .iter().map(|k| (*k).to_owned()).collect();
             let kw = Keywords::build(&keywords).unwrap();
             let mut got = Vec::new();
-            kw.find_all(&text, &mut got).unwrap();
+            kw.find_all(&text, &mut got, None).unwrap();
             proptest::prop_assert_eq!(got, reference(&keywords, &text));
         }
     }

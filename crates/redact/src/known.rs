@@ -33,16 +33,32 @@ impl Known {
             }
             let bytes = value.as_bytes();
             forms.push((bytes.to_vec(), Encoding::Plain));
-            for encoded in [percent_encode(value, false), percent_encode(value, true)] {
+            // URL encodings: RFC 3986 (either hex case), forms (`+` for a space),
+            // and JavaScript's `encodeURIComponent`, which keeps `!*'()`.
+            let encodings = [
+                percent_encode(value, false, KEEP_NONE, false),
+                percent_encode(value, true, KEEP_NONE, false),
+                percent_encode(value, false, KEEP_NONE, true),
+                percent_encode(value, false, KEEP_URI_COMPONENT, false),
+                percent_encode(value, true, KEEP_URI_COMPONENT, false),
+                // Hex, both cases.
+                bytes.iter().map(|b| format!("{b:02x}")).collect(),
+                bytes.iter().map(|b| format!("{b:02X}")).collect(),
+            ];
+            for encoded in encodings {
                 if encoded != *value {
                     forms.push((encoded.into_bytes(), Encoding::Plain));
                 }
             }
-            let escaped = serde_json::to_string(value).unwrap_or_default();
-            if let Some(inner) = escaped.get(1..escaped.len().saturating_sub(1))
-                && inner != value
-            {
-                forms.push((inner.as_bytes().to_vec(), Encoding::Plain));
+            // JSON escaping, with `/` escaped or not, and escaped twice (JSON in a
+            // JSON string).
+            let escaped = json_inner(value);
+            let slashed = escaped.replace('/', "\\/");
+            let twice = json_inner(&escaped);
+            for form in [escaped, slashed, twice] {
+                if form != *value {
+                    forms.push((form.into_bytes(), Encoding::Plain));
+                }
             }
             for core in base64_cores(bytes) {
                 forms.push((core.into_bytes(), Encoding::Base64));
@@ -90,12 +106,21 @@ fn base64_cores(secret: &[u8]) -> Vec<String> {
     out
 }
 
-/// Percent-encodes every byte outside RFC 3986's unreserved set.
-fn percent_encode(value: &str, lower: bool) -> String {
+/// Characters kept as they are besides RFC 3986's unreserved set.
+const KEEP_NONE: &[u8] = b"";
+/// What `encodeURIComponent` keeps besides the unreserved set.
+const KEEP_URI_COMPONENT: &[u8] = b"!*'()";
+
+/// Percent-encodes every byte outside RFC 3986's unreserved set and `keep`; with
+/// `form`, a space is `+` (`application/x-www-form-urlencoded`).
+fn percent_encode(value: &str, lower: bool, keep: &[u8], form: bool) -> String {
     let mut out = String::with_capacity(value.len() * 3);
     for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') || keep.contains(&b)
+        {
             out.push(char::from(b));
+        } else if form && b == b' ' {
+            out.push('+');
         } else if lower {
             out.push_str(&format!("%{b:02x}"));
         } else {
@@ -103,6 +128,15 @@ fn percent_encode(value: &str, lower: bool) -> String {
         }
     }
     out
+}
+
+/// `value` as it stands inside a JSON string.
+fn json_inner(value: &str) -> String {
+    let quoted = serde_json::to_string(value).unwrap_or_default();
+    quoted
+        .get(1..quoted.len().saturating_sub(1))
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// Whether `b` can be part of a base64 (standard or URL-safe) run.
@@ -142,7 +176,21 @@ mod tests {
 
     #[test]
     fn percent_encoding() {
-        assert_eq!(percent_encode("a b/c~", false), "a%20b%2Fc~");
-        assert_eq!(percent_encode("a b/c~", true), "a%20b%2fc~");
+        assert_eq!(
+            percent_encode("a b/c~", false, KEEP_NONE, false),
+            "a%20b%2Fc~"
+        );
+        assert_eq!(
+            percent_encode("a b/c~", true, KEEP_NONE, false),
+            "a%20b%2fc~"
+        );
+        assert_eq!(
+            percent_encode("a b!(c)", false, KEEP_NONE, true),
+            "a+b%21%28c%29"
+        );
+        assert_eq!(
+            percent_encode("a b!(c)", false, KEEP_URI_COMPONENT, false),
+            "a%20b!(c)"
+        );
     }
 }

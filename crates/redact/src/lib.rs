@@ -3,6 +3,7 @@
 
 mod catalogue;
 mod check;
+mod decode;
 mod error;
 mod keywords;
 mod known;

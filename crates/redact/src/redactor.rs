@@ -14,8 +14,9 @@ use sha2::Sha256;
 
 use crate::catalogue;
 use crate::check::{self, Check};
+use crate::decode;
 use crate::error::BuildError;
-use crate::keywords::Keywords;
+use crate::keywords::{Hit, Keywords};
 use crate::known::{Encoding, Known, is_base64_byte};
 use crate::rule::{Anchor, Compiled, Engine, Rule};
 
@@ -38,6 +39,13 @@ fn at_ident_end(hay: &[u8], from: usize, ident: impl Fn(u8) -> bool) -> usize {
 
 /// How every replacement starts.
 const MARKER: &[u8] = b"[REDACTED:";
+
+/// Whether `hay` holds a marker (the searcher is built once per process).
+fn has_marker(hay: &[u8]) -> bool {
+    static FINDER: LazyLock<memchr::memmem::Finder<'static>> =
+        LazyLock::new(|| memchr::memmem::Finder::new(MARKER));
+    FINDER.find(hay).is_some()
+}
 
 /// Whether byte `at` of `hay` lies inside a `[REDACTED:...]` marker (markers are
 /// short: only the 96 bytes before `at` are looked at).
@@ -165,9 +173,6 @@ impl RuleSet {
                     .map_err(|e| BuildError::pattern("keywords", &e.to_string()))?,
             )
         };
-        /// What a search and its checks read beyond a rule's window: the
-        /// marker test's look-back, an identifier's tail, a cut escape.
-        const OVERRUN: usize = 128;
         let longest = |f: fn(&Rule) -> usize| rules.iter().map(f).max().unwrap_or(0);
         let keyword_len = keyword_ids.iter().map(String::len).max().unwrap_or(0);
         Ok(Self {
@@ -455,10 +460,22 @@ impl Redactor {
     /// pattern knows) reaches as far as its text goes on. With `near`, only
     /// keywords that start in those ranges are followed (see [`Self::find_closed`]).
     /// Also returns whether any match grew past the window its keyword opened.
-    fn find_once(&self, text: &str, near: Option<&[Range<usize>]>) -> (Vec<Finding>, bool) {
+    fn find_once(
+        &self,
+        text: &str,
+        near: Option<&Near>,
+        known: Option<&Known>,
+        keep: Option<&mut Vec<Hit>>,
+    ) -> (Vec<Finding>, bool) {
         let mut out = Vec::new();
-        let mut grew = self.scan(text.as_bytes(), near, &mut out);
-        let found = out
+        // The first round's keyword walk also notes the long base64 runs.
+        let mut seen = near.is_none().then(Vec::new);
+        let (mut grew, noted) =
+            self.scan(text.as_bytes(), near, known, seen.as_mut(), keep, &mut out);
+        if !noted {
+            seen = None;
+        }
+        let mut found: Vec<Finding> = out
             .into_iter()
             .map(|f| {
                 let end = f.span.end;
@@ -467,7 +484,60 @@ impl Redactor {
                 f
             })
             .collect();
+        // Encoded text is decoded and searched again; after the first round, only
+        // on the lines markers stand on and their neighbours (a decoded line, run
+        // or pair of wrapped lines is one unit).
+        let lines = near.map(|near| whole_lines(text.as_bytes(), &near.marks));
+        self.find_decoded(
+            text.as_bytes(),
+            lines.as_deref(),
+            seen.as_deref(),
+            1,
+            known,
+            &mut found,
+        );
         (merge(found), grew)
+    }
+
+    /// Searches the decoded layers of `hay` (within `ranges`), and theirs to
+    /// [`decode::MAX_DEPTH`], appending what is found as spans of `hay`: the
+    /// bytes that carry it.
+    fn find_decoded(
+        &self,
+        hay: &[u8],
+        ranges: Option<&[Range<usize>]>,
+        seen: Option<&[usize]>,
+        depth: usize,
+        known: Option<&Known>,
+        out: &mut Vec<Finding>,
+    ) {
+        let mut layers = Vec::new();
+        match seen {
+            Some(seen) => decode::layers_seen(hay, seen, &mut layers),
+            None => decode::layers(hay, ranges, depth > 1, &mut layers),
+        }
+        for layer in layers {
+            let mut found = Vec::new();
+            let _ = self.scan(layer.text.as_bytes(), None, known, None, None, &mut found);
+            let mut found: Vec<Finding> = found
+                .into_iter()
+                .map(|f| extend_block(&layer.text, f, true))
+                .collect();
+            if depth < decode::MAX_DEPTH {
+                self.find_decoded(
+                    layer.text.as_bytes(),
+                    None,
+                    None,
+                    depth + 1,
+                    known,
+                    &mut found,
+                );
+            }
+            out.extend(found.into_iter().filter_map(|f| {
+                let span = layer.map(&f.span)?;
+                Some(Finding { span, ..f })
+            }));
+        }
     }
 
     /// The findings of `text` closed under redaction, and the text they redact to
@@ -477,22 +547,33 @@ impl Redactor {
     /// it. Only what lies near a marker can be found anew: a keyword whose reach
     /// (its rule's window, the bytes a check looks at) holds no marker sees the
     /// bytes it saw in the round before, so it finds what it found then. Later
-    /// rounds therefore follow only keywords near markers, unless a match in the
-    /// round before grew past its window (it may have grown into what is a
-    /// marker now): then the whole text is searched again.
+    /// rounds therefore follow only keywords near markers (the first round's,
+    /// moved, and any that overlap a marker), unless a match in the round before
+    /// grew past its window (it may have grown into what is a marker now): then
+    /// the whole text is searched again.
     fn find_closed(&self, text: &str) -> (Vec<Finding>, Option<String>) {
         /// Rounds after the first; each must redact bytes no round before did, so
         /// the loop ends anyway, and this bounds the time on hostile text.
         const MAX_ROUNDS: usize = 4;
-        let (mut found, mut grew) = self.find_once(text, None);
+        // The registered secrets, read once for the whole search.
+        let known = self
+            .inner
+            .known
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .automaton
+            .clone();
+        let known = known.as_deref();
+        let mut first_hits = Vec::new();
+        let (mut found, mut grew) = self.find_once(text, None, known, Some(&mut first_hits));
         if found.is_empty() {
             return (found, None);
         }
         let mut markers = Vec::with_capacity(found.len());
         let mut redacted = self.apply_traced(text, &found, &mut markers);
         for _ in 0..MAX_ROUNDS {
-            let near = (!grew).then(|| self.near_markers(&markers, redacted.len()));
-            let (more, more_grew) = self.find_once(&redacted, near.as_deref());
+            let near = (!grew).then(|| self.near_markers(&markers, &first_hits, redacted.len()));
+            let (more, more_grew) = self.find_once(&redacted, near.as_ref(), known, None);
             grew = more_grew;
             if more.is_empty() {
                 break;
@@ -514,22 +595,50 @@ impl Redactor {
         (found, Some(redacted))
     }
 
-    /// The ranges of redacted text (`len` bytes) where a keyword may reach a
-    /// marker, merged: from a rule's longest window after a keyword before each
-    /// marker to its longest window before one after it, with room for the bytes
-    /// the checks read beyond a window.
-    fn near_markers(&self, markers: &[Marker], len: usize) -> Vec<Range<usize>> {
+    /// Where in redacted text (`len` bytes) a keyword may reach a marker: the
+    /// markers, and around them the ranges (merged) from a rule's longest window
+    /// after a keyword before each marker to its longest window before one after
+    /// it, with room for the bytes checks read beyond a window.
+    fn near_markers(&self, markers: &[Marker], first: &[Hit], len: usize) -> Near {
         let set = &self.inner.rules;
-        let mut near: Vec<Range<usize>> = Vec::with_capacity(markers.len());
-        for m in markers {
-            let from = m.out.start.saturating_sub(set.reach_after);
-            let to = m.out.end.saturating_add(set.reach_before).min(len);
-            match near.last_mut() {
-                Some(last) if from <= last.end => last.end = last.end.max(to),
-                _ => near.push(from..to),
+        let marks: Vec<Range<usize>> = markers.iter().map(|m| m.out.clone()).collect();
+        // A keyword that lies outside every marker stood in the original text,
+        // where the first round found it: moved to where it stands now, and kept
+        // when a marker is within reach.
+        let mut hits = Vec::new();
+        for h in first {
+            let before = markers.partition_point(|m| m.text.start < h.end);
+            let moved = match before.checked_sub(1).and_then(|i| markers.get(i)) {
+                None => h.start..h.end,
+                Some(m) if m.text.end > h.start => continue,
+                Some(m) => h.start - m.text.end + m.out.end..h.end - m.text.end + m.out.end,
+            };
+            let lo = moved.start.saturating_sub(set.reach_before);
+            let hi = moved.end.saturating_add(set.reach_after);
+            if overlaps(&marks, lo..hi) {
+                hits.push(Hit {
+                    pattern: h.pattern,
+                    start: moved.start,
+                    end: moved.end,
+                });
             }
         }
-        near
+        // Keywords that overlap a marker are new: looked for around each one.
+        let reach = set.keywords.as_ref().map_or(0, Keywords::max_len);
+        let mut ranges: Vec<Range<usize>> = Vec::with_capacity(markers.len());
+        for m in &marks {
+            let from = m.start.saturating_sub(reach);
+            let to = m.end.saturating_add(reach).min(len);
+            match ranges.last_mut() {
+                Some(last) if from <= last.end => last.end = last.end.max(to),
+                _ => ranges.push(from..to),
+            }
+        }
+        Near {
+            ranges,
+            marks,
+            hits,
+        }
     }
 
     /// Writes `text` with `findings` replaced. Spans are widened to character
@@ -708,7 +817,15 @@ impl Redactor {
     /// Runs every detector over `hay`, appending raw (unmerged) findings; with
     /// `near`, only keywords that start in those ranges (sorted, disjoint) are
     /// followed. Returns whether a match grew past its keyword's window.
-    fn scan(&self, hay: &[u8], near: Option<&[Range<usize>]>, out: &mut Vec<Finding>) -> bool {
+    fn scan(
+        &self,
+        hay: &[u8],
+        near: Option<&Near>,
+        known: Option<&Known>,
+        mut seen: Option<&mut Vec<usize>>,
+        mut keep: Option<&mut Vec<Hit>>,
+        out: &mut Vec<Finding>,
+    ) -> (bool, bool) {
         let set = &self.inner.rules;
         let mut pass = Pass {
             hay,
@@ -716,33 +833,54 @@ impl Redactor {
             // Text redacted before holds markers whose rule ids contain keywords
             // (`[REDACTED:anthropic-api-key]=...` reads like `api-key=...`):
             // keyword occurrences inside a marker trigger nothing.
-            has_markers: memchr::memmem::find(hay, MARKER).is_some(),
+            has_markers: has_marker(hay),
             grew: false,
             key_memo: None,
+            marks: near.map(|n| n.marks.as_slice()),
         };
+        // Whether the keyword walk noted the long base64 runs (it does not when
+        // there are no keywords, or with the fallback automaton).
+        let mut noted = false;
         if let Some(keywords) = &set.keywords {
             let all = 0..hay.len();
             let whole = std::slice::from_ref(&all);
             // A keyword that starts in a range may end past it.
             let overhang = keywords.max_len();
             let mut hits = Vec::new();
-            for range in near.unwrap_or(whole) {
+            for range in near.map_or(whole, |n| n.ranges.as_slice()) {
                 let to = range.end.saturating_add(overhang).min(hay.len());
                 let Some(part) = hay.get(range.start..to) else {
                     continue;
                 };
                 hits.clear();
-                if keywords.find_all(part, &mut hits).is_err() {
-                    for (index, rule) in set.rules.iter().enumerate() {
-                        search_everywhere(rule, index, hay, out);
+                match keywords.find_all(part, &mut hits, seen.as_deref_mut()) {
+                    Ok(yes) => noted = yes,
+                    Err(()) => {
+                        for (index, rule) in set.rules.iter().enumerate() {
+                            search_everywhere(rule, index, hay, out);
+                        }
+                        noted = false;
+                        break;
                     }
-                    break;
+                }
+                // Near markers, only keywords that overlap one: the others are
+                // the first round's, moved.
+                hits.retain_mut(|hit| {
+                    hit.start += range.start;
+                    hit.end += range.start;
+                    hit.start < range.end
+                        && near.is_none_or(|n| overlaps(&n.marks, hit.start..hit.end))
+                });
+                if let Some(keep) = keep.as_deref_mut() {
+                    keep.extend_from_slice(&hits);
+                }
+                if let Some(near) = near {
+                    hits.extend_from_slice(&near.hits);
+                    hits.sort_by_key(|h| h.end);
+                    hits.dedup();
                 }
                 for hit in &hits {
-                    let start = range.start + hit.start;
-                    if start < range.end {
-                        pass.keyword(set, hit.pattern, start..range.start + hit.end, out);
-                    }
+                    pass.keyword(set, hit.pattern, hit.start..hit.end, out);
                 }
             }
         }
@@ -751,13 +889,6 @@ impl Redactor {
                 search_everywhere(rule, index, hay, out);
             }
         }
-        let known = self
-            .inner
-            .known
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .automaton
-            .clone();
         if let Some(known) = known {
             for m in known.automaton.find_iter(hay) {
                 let mut span = m.range();
@@ -779,19 +910,42 @@ impl Redactor {
                 });
             }
         }
-        pass.grew
+        (pass.grew, noted && seen.is_some())
     }
 }
+
+/// What a round after the first searches: the first round's keywords, moved to
+/// where they stand in the redacted text (`hits`), and the keywords that overlap
+/// one of `marks` (sorted, disjoint), looked for in `ranges` around them; each for
+/// the rules whose reach from there holds a marker.
+struct Near {
+    ranges: Vec<Range<usize>>,
+    marks: Vec<Range<usize>>,
+    hits: Vec<Hit>,
+}
+
+/// Whether `span` overlaps one of `marks` (sorted, disjoint).
+fn overlaps(marks: &[Range<usize>], span: Range<usize>) -> bool {
+    let first = marks.partition_point(|m| m.end <= span.start);
+    marks.get(first).is_some_and(|m| m.start < span.end)
+}
+
+/// What a search and its checks read beyond a rule's window: the marker test's
+/// look-back, an identifier's tail, a cut escape.
+const OVERRUN: usize = 128;
 
 /// The state of one scan of a text.
 struct Pass<'h> {
     hay: &'h [u8],
-    /// Per rule, the window searched last (empty until a keyword occurs).
-    searched: Vec<Range<usize>>,
+    /// The rules searched so far, each with the window it was searched in last.
+    searched: Vec<(usize, Range<usize>)>,
     has_markers: bool,
     grew: bool,
     /// The last identifier asked about by a secret-key check, and the answer.
     key_memo: Option<(Range<usize>, bool)>,
+    /// In a round after the first, the markers: a rule is searched only from a
+    /// keyword within its reach of one.
+    marks: Option<&'h [Range<usize>]>,
 }
 
 impl Pass<'_> {
@@ -808,24 +962,32 @@ impl Pass<'_> {
             let Some(rule) = set.rules.get(index) else {
                 continue;
             };
+            if let Some(marks) = self.marks {
+                let lo = at.start.saturating_sub(rule.before + OVERRUN);
+                let hi = at.end.saturating_add(rule.after + OVERRUN);
+                if !overlaps(marks, lo..hi) {
+                    continue;
+                }
+            }
             let Some(window) = window(rule, hay, at.start, at.end, &mut self.key_memo) else {
                 continue;
             };
-            if self.searched.is_empty() {
-                self.searched = vec![usize::MAX..usize::MAX; set.rules.len()];
-            }
-            if let Some(done) = self.searched.get_mut(index) {
-                // Anchored: this start was tried already. Unanchored: this region
-                // was searched already.
-                let seen = if rule.anchor == Anchor::None {
-                    done.start <= window.start && window.end <= done.end
-                } else {
-                    done.start == window.start
-                };
-                if seen {
-                    continue;
+            // A text meets few of the rules: they are looked up in a short list.
+            match self.searched.iter_mut().find(|(i, _)| *i == index) {
+                Some((_, done)) => {
+                    // Anchored: this start was tried already. Unanchored: this
+                    // region was searched already.
+                    let seen = if rule.anchor == Anchor::None {
+                        done.start <= window.start && window.end <= done.end
+                    } else {
+                        done.start == window.start
+                    };
+                    if seen {
+                        continue;
+                    }
+                    *done = window.clone();
                 }
-                *done = window.clone();
+                None => self.searched.push((index, window.clone())),
             }
             // A context rule's keyword must not reach its candidate across a
             // marker: redaction shortens text, and a keyword that was out of reach
@@ -982,8 +1144,7 @@ fn search(
             } else {
                 (m.end(), k.start.max(m.end()))
             };
-            hay.get(a..b)
-                .is_some_and(|between| memchr::memmem::find(between, MARKER).is_some())
+            hay.get(a..b).is_some_and(has_marker)
         });
         let confirmed = if across_marker {
             None
@@ -1151,6 +1312,33 @@ pub(crate) fn is_sensitive_key(key: &str) -> bool {
         "api-key",
     ];
     EXACT.iter().any(|k| key.eq_ignore_ascii_case(k)) || check::is_secret_key(key)
+}
+
+/// `ranges` of `hay` widened to the lines they touch and one line either side (at
+/// most 64 KiB either way), merged.
+fn whole_lines(hay: &[u8], ranges: &[Range<usize>]) -> Vec<Range<usize>> {
+    const MAX_LINE: usize = 64 << 10;
+    let mut out: Vec<Range<usize>> = Vec::with_capacity(ranges.len());
+    for r in ranges {
+        // Two line breaks back and on: the line itself and its neighbours.
+        let floor = r.start.saturating_sub(MAX_LINE);
+        let start = hay.get(floor..r.start).map_or(floor, |b| {
+            memchr::memrchr_iter(b'\n', b)
+                .nth(1)
+                .map_or(floor, |n| floor + n + 1)
+        });
+        let ceiling = r.end.saturating_add(MAX_LINE).min(hay.len());
+        let end = hay.get(r.end..ceiling).map_or(ceiling, |b| {
+            memchr::memchr_iter(b'\n', b)
+                .nth(1)
+                .map_or(ceiling, |n| r.end + n)
+        });
+        match out.last_mut() {
+            Some(last) if start <= last.end => last.end = last.end.max(end),
+            _ => out.push(start..end),
+        }
+    }
+    out
 }
 
 /// Where a marker stands in redacted text, and what it replaced in the original.
@@ -1325,7 +1513,7 @@ mod tests {
         // key beside it is a marker, the real password is plain to see.
         let text = "REDIS_URL=redis://:kMp43HiHLAWQsZbsylQx@cache,change_me,\
                     AccountKey=o-vIJUjzwuv4VGOfYcHiHL!WQsZbsylQx@db";
-        let first = r.apply(text, &r.find_once(text, None).0);
+        let first = r.apply(text, &r.find_once(text, None, None, None).0);
         assert!(first.contains("kMp43HiHLAWQsZbsylQx"), "one scan misses it");
         let once = r.redact(text).into_owned();
         assert!(!once.contains("kMp43HiHLAWQsZbsylQx"), "{once}");
