@@ -823,7 +823,7 @@ impl Redactor {
         near: Option<&Near>,
         known: Option<&Known>,
         mut seen: Option<&mut Vec<usize>>,
-        mut keep: Option<&mut Vec<Hit>>,
+        keep: Option<&mut Vec<Hit>>,
         out: &mut Vec<Finding>,
     ) -> (bool, bool) {
         let set = &self.inner.rules;
@@ -847,31 +847,41 @@ impl Redactor {
             // A keyword that starts in a range may end past it.
             let overhang = keywords.max_len();
             let mut hits = Vec::new();
+            let mut part_hits = Vec::new();
+            let mut failed = false;
             for range in near.map_or(whole, |n| n.ranges.as_slice()) {
                 let to = range.end.saturating_add(overhang).min(hay.len());
                 let Some(part) = hay.get(range.start..to) else {
                     continue;
                 };
-                hits.clear();
-                match keywords.find_all(part, &mut hits, seen.as_deref_mut()) {
+                part_hits.clear();
+                match keywords.find_all(part, &mut part_hits, seen.as_deref_mut()) {
                     Ok(yes) => noted = yes,
                     Err(()) => {
-                        for (index, rule) in set.rules.iter().enumerate() {
-                            search_everywhere(rule, index, hay, out);
-                        }
-                        noted = false;
+                        failed = true;
                         break;
                     }
                 }
                 // Near markers, only keywords that overlap one: the others are
                 // the first round's, moved.
-                hits.retain_mut(|hit| {
-                    hit.start += range.start;
-                    hit.end += range.start;
-                    hit.start < range.end
-                        && near.is_none_or(|n| overlaps(&n.marks, hit.start..hit.end))
-                });
-                if let Some(keep) = keep.as_deref_mut() {
+                hits.extend(part_hits.iter().filter_map(|hit| {
+                    let moved = Hit {
+                        start: hit.start + range.start,
+                        end: hit.end + range.start,
+                        ..*hit
+                    };
+                    (moved.start < range.end
+                        && near.is_none_or(|n| overlaps(&n.marks, moved.start..moved.end)))
+                    .then_some(moved)
+                }));
+            }
+            if failed {
+                for (index, rule) in set.rules.iter().enumerate() {
+                    search_everywhere(rule, index, hay, out);
+                }
+                noted = false;
+            } else {
+                if let Some(keep) = keep {
                     keep.extend_from_slice(&hits);
                 }
                 if let Some(near) = near {
