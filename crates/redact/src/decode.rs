@@ -11,6 +11,7 @@
 //! times that depth.
 
 use std::ops::Range;
+use std::sync::LazyLock;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
@@ -95,7 +96,14 @@ pub(crate) fn layers_seen(hay: &[u8], seen: &[usize], out: &mut Vec<Layer>) {
         let Some(inside) = at.checked_sub(1).filter(|&i| i >= done) else {
             continue;
         };
-        let (start, end) = segment(hay, inside, done);
+        // The run started `RUN_SEEN` characters before, unless a lane of the walk
+        // began inside it.
+        let start = at - RUN_SEEN.min(at);
+        let (start, end) = if start > done && b64_at(hay, start - 1) {
+            segment(hay, inside, done)
+        } else {
+            (start.max(done), segment(hay, inside, inside).1)
+        };
         done = run(hay, start, end, out);
     }
     percent(hay, hay, 0, out);
@@ -550,12 +558,29 @@ fn percent(hay: &[u8], part: &[u8], offset: usize, out: &mut Vec<Layer>) {
 /// in `hay`) that holds an escape plain JSON text seldom needs: `\u`, `\/`, or an
 /// escaped backslash (`\\`, JSON inside a JSON string).
 fn escapes(hay: &[u8], part: &[u8], offset: usize, nested: bool, out: &mut Vec<Layer>) {
+    // JSON text is full of `\"` and `\n`: the three escapes that start a
+    // decoding are searched for as such, not every backslash looked at.
+    static TRIGGERS: LazyLock<[memchr::memmem::Finder<'static>; 3]> = LazyLock::new(|| {
+        [b"\\u", b"\\/", b"\\\\"].map(|t: &[u8; 2]| memchr::memmem::Finder::new(t).into_owned())
+    });
+    let triggers: Vec<usize> = if nested {
+        memchr::memchr_iter(b'\\', part)
+            .filter(|&p| {
+                matches!(
+                    part.get(p + 1),
+                    Some(b'u' | b'/' | b'\\' | b'"' | b'n' | b'r' | b't')
+                )
+            })
+            .collect()
+    } else {
+        let mut all: Vec<usize> = TRIGGERS.iter().flat_map(|f| f.find_iter(part)).collect();
+        all.sort_unstable();
+        all
+    };
     let mut done = 0;
-    for p in memchr::memchr_iter(b'\\', part) {
+    for p in triggers {
         let at = offset + p;
-        let trigger = matches!(hay.get(at + 1), Some(b'u' | b'/' | b'\\'))
-            || nested && matches!(hay.get(at + 1), Some(b'"' | b'n' | b'r' | b't'));
-        if at < done || !trigger {
+        if at < done {
             continue;
         }
         let line_start = memchr::memrchr(b'\n', hay.get(..at).unwrap_or_default())

@@ -77,10 +77,34 @@ fn pathological_repetitions_stay_linear() {
         "sig=",
         "\\\"token\\\":",
         "--token ",
+        // Encoded text: one endless base64 run that decodes to text with a
+        // keyword, hex, percent escapes, JSON escapes, and wrapped lines.
+        "cGFzc3dvcmQ9",
+        "70617373776f72643d",
+        "%70%61%73%73=",
+        "\\u0070ass\\/",
+        "                                                            ghp_abcdefghijklmnopqrstuvwx\n",
     ] {
         let text = unit.repeat((256 << 10) / unit.len());
         within(Duration::from_secs(20), unit, || r.find(&text));
     }
+}
+
+#[test]
+fn many_findings_in_one_text_stay_linear() {
+    // A secret every 256 bytes of 1 MiB: the closure's later rounds follow the
+    // keywords near each of 4096 markers, each only once.
+    let r = redactor();
+    let unit = format!(
+        "{:<200}token=ghp_Q3r7TfK9mZp2Lx8WcVb5Nn1Hs6Jd4Ga0Ye7U\n",
+        "log line"
+    );
+    let text = unit.repeat((1 << 20) / unit.len());
+    let out = within(Duration::from_secs(20), "4096 findings", || r.redact(&text));
+    assert_eq!(
+        out.matches("[REDACTED:github-pat]").count(),
+        (1 << 20) / unit.len()
+    );
 }
 
 #[test]
