@@ -26,29 +26,8 @@ use mcpguard::redact::{RedactingWriter, Redactor};
 #[path = "support/structured_log.rs"]
 mod structured_log;
 
-/// A deterministic generator, so every run measures the same text.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        self.0 >> 33
-    }
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        let i = usize::try_from(self.next()).unwrap_or(0) % items.len();
-        items.get(i).copied().unwrap_or("")
-    }
-    fn hex(&mut self, n: usize) -> String {
-        (0..n)
-            .map(|_| {
-                char::from(b"0123456789abcdef"[usize::try_from(self.next() % 16).unwrap_or(0)])
-            })
-            .collect()
-    }
-}
+// The structured log's deterministic generator: every run measures the same text.
+use structured_log::Lcg;
 
 /// One line of an MCP server's or web service's log, free of secrets but full of
 /// the words detectors key on (token, key, auth, password, URLs).
