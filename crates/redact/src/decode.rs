@@ -83,6 +83,7 @@ pub(crate) fn layers(
         if let Some(part) = hay.get(from..to) {
             percent(hay, part, from, out);
             escapes(hay, part, from, nested, out);
+            wraps(hay, part, from, out);
         }
     }
 }
@@ -108,6 +109,37 @@ pub(crate) fn layers_seen(hay: &[u8], seen: &[usize], out: &mut Vec<Layer>) {
     }
     percent(hay, hay, 0, out);
     escapes(hay, hay, 0, false, out);
+    wraps(hay, hay, 0, out);
+}
+
+/// Joins the lines of `part` (at `offset` in `hay`) that a wrap split inside a
+/// token: a line of at least [`MIN_WRAP_WIDTH`] bytes that ends with a token
+/// character, and a next line that goes on with the token (after a little
+/// indentation) to where a value ends. The layer is the two lines without the
+/// break.
+fn wraps(hay: &[u8], part: &[u8], offset: usize, out: &mut Vec<Layer>) {
+    for n in memchr::memchr_iter(b'\n', part) {
+        let at = offset + n;
+        let brk = if at > 0 && hay.get(at - 1) == Some(&b'\r') {
+            at - 1
+        } else {
+            at
+        };
+        if brk == 0 || !is_token(hay, brk - 1) {
+            continue;
+        }
+        let start = line_start(hay, brk);
+        if brk - start < MIN_WRAP_WIDTH {
+            continue;
+        }
+        let Some(next) = continuation(hay, brk) else {
+            continue;
+        };
+        let (_, e) = token(hay, next, next);
+        if value_ends(hay, e) {
+            joined(hay, start, brk, next, line_end(hay, next), out);
+        }
+    }
 }
 
 /// A run of base64 characters over several lines: its characters and where each
@@ -152,22 +184,6 @@ fn line_break(hay: &[u8], i: usize) -> Option<usize> {
         .iter()
         .find(|b| rest.starts_with(b))
         .map(|b| b.len())
-}
-
-/// The line break that ends just before `i` (after indentation), if any: where it
-/// starts.
-fn break_before(hay: &[u8], i: usize) -> Option<usize> {
-    let head = hay.get(i.saturating_sub(MAX_INDENT + 4)..i)?;
-    let indent = head
-        .iter()
-        .rev()
-        .take_while(|&&b| b == b' ' || b == b'\t')
-        .count();
-    let at = i - indent;
-    [&b"\r\n"[..], b"\n", b"\\r\\n", b"\\n"]
-        .iter()
-        .find(|b| hay.get(..at).is_some_and(|h| h.ends_with(b)))
-        .map(|b| at - b.len())
 }
 
 /// Where the segment of base64 characters that holds `i` starts (not before
@@ -362,39 +378,6 @@ fn run(hay: &[u8], start: usize, end: usize, out: &mut Vec<Layer>) -> usize {
         }
         let at = &run.at;
         decode_run(&run.chars, &|k| at.get(k).copied().unwrap_or(0), out);
-    }
-    // A token split by a line wrap: the two lines joined, when the run's
-    // token reaches the break and the other line's token goes on from it.
-    let (token_start, token_end) = token(hay, start, end);
-    if let Some(next) = continuation(hay, token_end)
-        && token_end - line_start(hay, token_start) >= MIN_WRAP_WIDTH
-    {
-        let (_, e) = token(hay, next, next);
-        if value_ends(hay, e) {
-            joined(
-                hay,
-                line_start(hay, token_start),
-                token_end,
-                next,
-                line_end(hay, next),
-                out,
-            );
-        }
-    } else if let Some(brk) = break_before(hay, token_start)
-        && brk > 0
-        && is_token(hay, brk - 1)
-        && value_ends(hay, token_end)
-        && brk - line_start(hay, brk - 1) >= MIN_WRAP_WIDTH
-    {
-        let (above, _) = token(hay, brk - 1, brk - 1);
-        joined(
-            hay,
-            line_start(hay, above),
-            brk,
-            token_start,
-            line_end(hay, token_end),
-            out,
-        );
     }
     last.max(end) + 1
 }
