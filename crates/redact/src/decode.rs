@@ -67,14 +67,14 @@ fn is_text(bytes: &[u8]) -> bool {
     })
 }
 
-/// The decoded layers of `hay` within `ranges` (all of it when `None`), appended
-/// to `out`. A `nested` text is itself decoded from an escaped one: any escape
+/// The decoded layers of `hay` within `ranges` (all of it when `None`), each
+/// handed to `out` as it is made (one layer in memory at a time). A `nested` text is itself decoded from an escaped one: any escape
 /// in it is decoded (JSON escaped twice).
 pub(crate) fn layers(
     hay: &[u8],
     ranges: Option<&[Range<usize>]>,
     nested: bool,
-    out: &mut Vec<Layer>,
+    out: &mut dyn FnMut(Layer),
 ) {
     let all = 0..hay.len();
     for range in ranges.unwrap_or(std::slice::from_ref(&all)) {
@@ -91,7 +91,7 @@ pub(crate) fn layers(
 /// The decoded layers of all of `hay`, its long base64 runs already found: each
 /// of `seen` ends [`RUN_SEEN`] base64 characters in a row (in order; a run may
 /// be in it more than once).
-pub(crate) fn layers_seen(hay: &[u8], seen: &[usize], out: &mut Vec<Layer>) {
+pub(crate) fn layers_seen(hay: &[u8], seen: &[usize], out: &mut dyn FnMut(Layer)) {
     let mut done = 0;
     for &at in seen {
         let Some(inside) = at.checked_sub(1).filter(|&i| i >= done) else {
@@ -117,7 +117,7 @@ pub(crate) fn layers_seen(hay: &[u8], seen: &[usize], out: &mut Vec<Layer>) {
 /// character, and a next line that goes on with the token (after a little
 /// indentation) to where a value ends. The layer is the two lines without the
 /// break.
-fn wraps(hay: &[u8], part: &[u8], offset: usize, out: &mut Vec<Layer>) {
+fn wraps(hay: &[u8], part: &[u8], offset: usize, out: &mut dyn FnMut(Layer)) {
     for n in memchr::memchr_iter(b'\n', part) {
         let at = offset + n;
         let brk = if at > 0 && hay.get(at - 1) == Some(&b'\r') {
@@ -252,7 +252,7 @@ fn line_end(hay: &[u8], i: usize) -> usize {
 
 /// The layer of `hay[a..b]` followed by `hay[c..d]`: two lines without the break
 /// between them.
-fn joined(hay: &[u8], a: usize, b: usize, c: usize, d: usize, out: &mut Vec<Layer>) {
+fn joined(hay: &[u8], a: usize, b: usize, c: usize, d: usize, out: &mut dyn FnMut(Layer)) {
     let (Some(first), Some(second)) = (hay.get(a..b), hay.get(c..d)) else {
         return;
     };
@@ -291,7 +291,7 @@ fn value_ends(hay: &[u8], i: usize) -> bool {
 /// the segment before it when that ends the line above, and with the lines after
 /// it while each continues the run to its line's end (MIME, PEM, the `base64`
 /// tool, a token wrapped by a terminal).
-fn runs(hay: &[u8], from: usize, to: usize, out: &mut Vec<Layer>) {
+fn runs(hay: &[u8], from: usize, to: usize, out: &mut dyn FnMut(Layer)) {
     let mut i = from;
     while i < to {
         let probe = i + MIN_RUN - 1;
@@ -319,7 +319,7 @@ fn runs(hay: &[u8], from: usize, to: usize, out: &mut Vec<Layer>) {
 /// Decodes the run `hay[start..end]` (at least [`MIN_RUN`] base64 characters),
 /// with the lines that continue it and a token a line wrap split; returns where
 /// the next run may start.
-fn run(hay: &[u8], start: usize, end: usize, out: &mut Vec<Layer>) -> usize {
+fn run(hay: &[u8], start: usize, end: usize, out: &mut dyn FnMut(Layer)) -> usize {
     let chars = hay
         .get(start..end.min(start + MAX_SPAN))
         .unwrap_or_default();
@@ -384,7 +384,7 @@ fn run(hay: &[u8], start: usize, end: usize, out: &mut Vec<Layer>) -> usize {
 
 /// The layers of one run (`chars`, character `k` at `place(k)` in the source):
 /// its base64 or hex decoding, when that reads as text.
-fn decode_run(chars: &[u8], place: &dyn Fn(usize) -> usize, out: &mut Vec<Layer>) {
+fn decode_run(chars: &[u8], place: &dyn Fn(usize) -> usize, out: &mut dyn FnMut(Layer)) {
     // Hex: two characters per byte. Most hex is a hash or an id, whose first
     // bytes are not text: that is seen before anything is decoded.
     let hex_byte = |pair: &[u8]| -> Option<u8> {
@@ -473,9 +473,9 @@ fn head_is_plain(chars: &[u8]) -> bool {
     })
 }
 
-fn push(out: &mut Vec<Layer>, bytes: Vec<u8>, origin: Vec<Range<usize>>) {
+fn push(out: &mut dyn FnMut(Layer), bytes: Vec<u8>, origin: Vec<Range<usize>>) {
     if let Ok(text) = String::from_utf8(bytes) {
-        out.push(Layer { text, origin });
+        out(Layer { text, origin });
     }
 }
 
@@ -486,7 +486,7 @@ fn is_url_byte(b: u8) -> bool {
 
 /// Decodes each run of URL characters in `part` (at `offset` in `hay`) that holds
 /// a `%XX` escape: `%XX` is a byte, `+` a space.
-fn percent(hay: &[u8], part: &[u8], offset: usize, out: &mut Vec<Layer>) {
+fn percent(hay: &[u8], part: &[u8], offset: usize, out: &mut dyn FnMut(Layer)) {
     let mut done = 0;
     for p in memchr::memchr_iter(b'%', part) {
         let at = offset + p;
@@ -540,7 +540,7 @@ fn percent(hay: &[u8], part: &[u8], offset: usize, out: &mut Vec<Layer>) {
 /// Decodes one level of JSON string escapes on each line of `part` (at `offset`
 /// in `hay`) that holds an escape plain JSON text seldom needs: `\u`, `\/`, or an
 /// escaped backslash (`\\`, JSON inside a JSON string).
-fn escapes(hay: &[u8], part: &[u8], offset: usize, nested: bool, out: &mut Vec<Layer>) {
+fn escapes(hay: &[u8], part: &[u8], offset: usize, nested: bool, out: &mut dyn FnMut(Layer)) {
     // JSON text is full of `\"` and `\n`: the three escapes that start a
     // decoding are searched for as such, not every backslash looked at.
     static TRIGGERS: LazyLock<[memchr::memmem::Finder<'static>; 3]> = LazyLock::new(|| {
@@ -615,7 +615,7 @@ fn escapes(hay: &[u8], part: &[u8], offset: usize, nested: bool, out: &mut Vec<L
             i += 1;
         }
         if let Ok(text) = String::from_utf8(bytes) {
-            out.push(Layer { text, origin });
+            out(Layer { text, origin });
         }
     }
 }
@@ -650,7 +650,7 @@ mod tests {
 
     fn texts(hay: &str) -> Vec<String> {
         let mut out = Vec::new();
-        layers(hay.as_bytes(), None, false, &mut out);
+        layers(hay.as_bytes(), None, false, &mut |l| out.push(l));
         out.into_iter().map(|l| l.text).collect()
     }
 
@@ -660,7 +660,7 @@ mod tests {
         let b64 = STANDARD.encode(secret);
         let hay = format!("data: {b64}\n");
         let mut out = Vec::new();
-        layers(hay.as_bytes(), None, false, &mut out);
+        layers(hay.as_bytes(), None, false, &mut |l| out.push(l));
         let layer = out.iter().find(|l| l.text == secret).unwrap();
         // `ghp_` is bytes 6..10 of the secret: base64 characters 8..14.
         let span = layer.map(&(6..10)).unwrap();

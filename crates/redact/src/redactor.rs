@@ -511,12 +511,9 @@ impl Redactor {
         known: Option<&Known>,
         out: &mut Vec<Finding>,
     ) {
-        let mut layers = Vec::new();
-        match seen {
-            Some(seen) => decode::layers_seen(hay, seen, &mut layers),
-            None => decode::layers(hay, ranges, depth > 1, &mut layers),
-        }
-        for layer in layers {
+        // Each layer is searched as it is made and then dropped: memory holds one
+        // at a time, however much of the text is encoded.
+        let mut each = |layer: decode::Layer| {
             let mut found = Vec::new();
             let _ = self.scan(layer.text.as_bytes(), None, known, None, None, &mut found);
             let mut found: Vec<Finding> = found
@@ -537,6 +534,10 @@ impl Redactor {
                 let span = layer.map(&f.span)?;
                 Some(Finding { span, ..f })
             }));
+        };
+        match seen {
+            Some(seen) => decode::layers_seen(hay, seen, &mut each),
+            None => decode::layers(hay, ranges, depth > 1, &mut each),
         }
     }
 
