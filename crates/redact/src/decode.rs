@@ -68,8 +68,9 @@ fn is_text(bytes: &[u8]) -> bool {
 }
 
 /// The decoded layers of `hay` within `ranges` (all of it when `None`), each
-/// handed to `out` as it is made (one layer in memory at a time). A `nested` text is itself decoded from an escaped one: any escape
-/// in it is decoded (JSON escaped twice).
+/// handed to `out` as it is made, so that no more than one per level of decoding
+/// is in memory. A `nested` text is itself decoded from an escaped one: any
+/// escape in it is decoded (JSON escaped twice).
 pub(crate) fn layers(
     hay: &[u8],
     ranges: Option<&[Range<usize>]>,
