@@ -855,8 +855,14 @@ impl Redactor {
                 let Some(part) = hay.get(range.start..to) else {
                     continue;
                 };
-                part_hits.clear();
-                match keywords.find_all(part, &mut part_hits, seen.as_deref_mut()) {
+                // The whole text (the first round) is walked straight into `hits`.
+                let into = if near.is_some() {
+                    part_hits.clear();
+                    &mut part_hits
+                } else {
+                    &mut hits
+                };
+                match keywords.find_all(part, into, seen.as_deref_mut()) {
                     Ok(yes) => noted = yes,
                     Err(()) => {
                         failed = true;
@@ -865,16 +871,17 @@ impl Redactor {
                 }
                 // Near markers, only keywords that overlap one: the others are
                 // the first round's, moved.
-                hits.extend(part_hits.iter().filter_map(|hit| {
-                    let moved = Hit {
-                        start: hit.start + range.start,
-                        end: hit.end + range.start,
-                        ..*hit
-                    };
-                    (moved.start < range.end
-                        && near.is_none_or(|n| overlaps(&n.marks, moved.start..moved.end)))
-                    .then_some(moved)
-                }));
+                if let Some(near) = near {
+                    hits.extend(part_hits.iter().filter_map(|hit| {
+                        let moved = Hit {
+                            start: hit.start + range.start,
+                            end: hit.end + range.start,
+                            ..*hit
+                        };
+                        (moved.start < range.end && overlaps(&near.marks, moved.start..moved.end))
+                            .then_some(moved)
+                    }));
+                }
             }
             if failed {
                 for (index, rule) in set.rules.iter().enumerate() {
@@ -882,9 +889,6 @@ impl Redactor {
                 }
                 noted = false;
             } else {
-                if let Some(keep) = keep {
-                    keep.extend_from_slice(&hits);
-                }
                 if let Some(near) = near {
                     hits.extend_from_slice(&near.hits);
                     hits.sort_by_key(|h| h.end);
@@ -892,6 +896,9 @@ impl Redactor {
                 }
                 for hit in &hits {
                     pass.keyword(set, hit.pattern, hit.start..hit.end, out);
+                }
+                if let Some(keep) = keep {
+                    *keep = hits;
                 }
             }
         }
