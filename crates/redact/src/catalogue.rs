@@ -1902,6 +1902,28 @@ const CATALOGUE: &[Spec] = &[
         SECRET_ASSIGNMENT,
     ),
     with_checks(
+        token(
+            "cli-password-short-flag",
+            "command line",
+            "password given to a client's short flag: `mysql -pPASS`, `sshpass -p PASS`, `docker login -p PASS`, `redis-cli -a PASS`",
+            &["mysql", "mariadb", "sshpass", "docker login", "redis-cli"],
+            r#"(?:(?:mysql(?:dump|admin)?|mariadb)\b[^\n]{0,200}?[ \t]-p(?P<secret>[^\s'"]{4,128})|sshpass[ \t]+-p[ \t]*["']?(?P<secret2>[^\s'"]{4,128})|docker[ \t]+login\b[^\n]{0,200}?[ \t]-p[ \t]+["']?(?P<secret3>[^\s'"]{4,128})|redis-cli\b[^\n]{0,200}?[ \t]-a[ \t]+["']?(?P<secret4>[^\s'"]{4,128}))"#,
+            &[
+                "mysql -u root -p⟦S3cr3tPassw0rd!⟧ -h db.internal",
+                "sshpass -p '⟦Zq8!Lm2#Vx9p⟧' ssh deploy@host",
+                "docker login -u deploy -p ⟦Zq8Lm2Vx9pWr4tK7⟧ registry.example.com",
+                "redis-cli -h cache -a ⟦kMp43HiHLAWQsZbs⟧ ping",
+            ],
+            &[
+                "mysql -u root -p -h db.internal",
+                "mysql -u root -p$MYSQL_PWD",
+                "docker login -u deploy --password-stdin",
+                "sshpass -p $PASS ssh host",
+            ],
+        ),
+        RANDOM_VALUE,
+    ),
+    with_checks(
         anchored_at(
             with_window(
                 keyed(

@@ -137,7 +137,13 @@ fn wraps(hay: &[u8], part: &[u8], offset: usize, out: &mut dyn FnMut(Layer)) {
             continue;
         };
         let (_, e) = token(hay, next, next);
-        if value_ends(hay, e) {
+        // A name and a `:` start the next field (`X-Auth-Token: ...`), not the
+        // rest of a token: names have no digits.
+        let name = hay.get(next..e).is_some_and(|t| {
+            t.iter()
+                .all(|b| b.is_ascii_alphabetic() || matches!(b, b'-' | b'_' | b'.'))
+        });
+        if value_ends(hay, e) && !(name && hay.get(e) == Some(&b':')) {
             joined(hay, start, brk, next, line_end(hay, next), out);
         }
     }

@@ -226,6 +226,17 @@ fn a_line_after_a_token_is_not_part_of_it() {
 }
 
 #[test]
+fn a_header_on_the_next_line_is_not_part_of_a_token() {
+    // The first line is long enough to have been wrapped, but the next one
+    // starts a header of its own.
+    let r = Redactor::new().unwrap();
+    let text = "Authorization: Token 9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b\nX-Request-Id: abc\n";
+    let out = r.redact(text);
+    assert!(out.contains("\nX-Request-Id: abc\n"), "{out}");
+    assert!(!out.contains("9944b0"), "{out}");
+}
+
+#[test]
 fn ordinary_encoded_text_is_left_alone() {
     let r = Redactor::new().unwrap();
     for text in [
