@@ -59,31 +59,38 @@ fn per_char(line: &str, span: &Range<usize>, f: impl Fn(char) -> String) -> (Str
     (text, start..end)
 }
 
-fn percent(line: &str, span: &Range<usize>) -> (String, Range<usize>) {
+/// Encodes every character of `line` but letters and digits with `f`.
+fn escape_others(
+    line: &str,
+    span: &Range<usize>,
+    f: impl Fn(char) -> String,
+) -> (String, Range<usize>) {
     per_char(line, span, |c| {
         if c.is_ascii_alphanumeric() {
             c.to_string()
         } else {
-            let mut buf = [0u8; 4];
-            c.encode_utf8(&mut buf)
-                .bytes()
-                .map(|b| format!("%{b:02X}"))
-                .collect()
+            f(c)
         }
     })
 }
 
+fn percent(line: &str, span: &Range<usize>) -> (String, Range<usize>) {
+    escape_others(line, span, |c| {
+        let mut buf = [0u8; 4];
+        c.encode_utf8(&mut buf)
+            .bytes()
+            .map(|b| format!("%{b:02X}"))
+            .collect()
+    })
+}
+
 fn unicode_escapes(line: &str, span: &Range<usize>) -> (String, Range<usize>) {
-    per_char(line, span, |c| {
-        if c.is_ascii_alphanumeric() {
-            c.to_string()
-        } else {
-            let mut units = [0u16; 2];
-            c.encode_utf16(&mut units)
-                .iter()
-                .map(|u| format!("\\u{u:04x}"))
-                .collect()
-        }
+    escape_others(line, span, |c| {
+        let mut units = [0u16; 2];
+        c.encode_utf16(&mut units)
+            .iter()
+            .map(|u| format!("\\u{u:04x}"))
+            .collect()
     })
 }
 
