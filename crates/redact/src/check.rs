@@ -204,17 +204,15 @@ fn key_words(key: &[u8]) -> ([(usize, usize); 16], usize) {
     (words, count)
 }
 
-/// Whether a key names a secret (see [`Check::SecretKey`]).
-pub(crate) fn is_secret_key(key: &str) -> bool {
-    let bytes = key.as_bytes();
-    // Every secret key holds one of these (`apikey`, `passphrase`, `authToken`
-    // included): most keys (`name`, `url`, `limit`) are answered here.
+/// Whether `key` holds one of the stems every secret key holds (`pass`, `pwd`,
+/// `pat`, `secret`, `token`, `key`, `cred`, `auth`, any case): one pass that
+/// answers most keys (`name`, `url`, `limit`) before they are split into words.
+fn holds_secret_stem(key: &[u8]) -> bool {
     let at = |i: usize, stem: &[u8]| {
-        bytes
-            .get(i..i + stem.len())
+        key.get(i..i + stem.len())
             .is_some_and(|w| w.eq_ignore_ascii_case(stem))
     };
-    let holds_stem = (0..bytes.len()).any(|i| match bytes.get(i).map(u8::to_ascii_lowercase) {
+    (0..key.len()).any(|i| match key.get(i).map(u8::to_ascii_lowercase) {
         Some(b'p') => at(i, b"pass") || at(i, b"pwd") || at(i, b"pat"),
         Some(b's') => at(i, b"secret"),
         Some(b't') => at(i, b"token"),
@@ -222,8 +220,13 @@ pub(crate) fn is_secret_key(key: &str) -> bool {
         Some(b'c') => at(i, b"cred"),
         Some(b'a') => at(i, b"auth"),
         _ => false,
-    });
-    if !holds_stem {
+    })
+}
+
+/// Whether a key names a secret (see [`Check::SecretKey`]).
+pub(crate) fn is_secret_key(key: &str) -> bool {
+    let bytes = key.as_bytes();
+    if !holds_secret_stem(bytes) {
         return false;
     }
     let (words, count) = key_words(bytes);
@@ -572,6 +575,19 @@ mod tests {
         ] {
             assert!(!is_secret_key(k), "{k}");
         }
+    }
+
+    #[test]
+    fn every_secret_word_holds_a_stem() {
+        // The stem test answers before the word lists are read: a word added to
+        // them without a stem would never be reached.
+        for w in SECRET_WORDS.iter().chain(&["key", "keys"]) {
+            assert!(holds_secret_stem(w.as_bytes()), "{w}");
+        }
+        for q in KEY_QUALIFIERS {
+            assert!(holds_secret_stem(format!("{q}_key").as_bytes()), "{q}");
+        }
+        assert!(!holds_secret_stem(b"request_id"));
     }
 
     #[test]

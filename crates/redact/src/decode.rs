@@ -161,6 +161,7 @@ fn b64_at(hay: &[u8], i: usize) -> bool {
     hay.get(i).copied().is_some_and(is_b64)
 }
 
+/// Whether `b` is a base64 character of either alphabet (padding aside).
 pub(crate) fn is_b64(b: u8) -> bool {
     B64.get(usize::from(b)).copied().unwrap_or(false)
 }

@@ -141,7 +141,7 @@ fn json_inner(value: &str) -> String {
 
 /// Whether `b` can be part of a base64 (standard or URL-safe) run.
 pub(crate) fn is_base64_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_' | b'=')
+    crate::decode::is_b64(b) || b == b'='
 }
 
 #[cfg(test)]
