@@ -16,3 +16,6 @@ pub mod redact {
 
 #[cfg(feature = "rmcp")]
 pub mod rmcp;
+
+#[cfg(feature = "http")]
+pub mod http;

@@ -1,11 +1,28 @@
-//! A real MCP server over stdio with mcpguard in front of every tool.
+//! A real MCP server over stdio — or streamable HTTP — with mcpguard in front of
+//! every tool.
 //!
 //! ```text
 //! cargo run --example gated_server -- [--root DIR] [--secrets DIR]
 //!                                      [--tier personal|team|production]
 //!                                      [--audit FILE] [--audit-key-env VAR]
 //!                                      [--audit-head FILE] [--principal ID]
+//! cargo run --example gated_server --features http -- [the options above]
+//!     --http 127.0.0.1:PORT --issuer ISS --audience AUD --jwks FILE_OR_URL
+//!     [--scope SCOPE]... [--store redis://HOST[:PORT]]
 //! ```
+//!
+//! **Over HTTP** (`--http`, with the `http` feature) the MCP endpoint is `/mcp`,
+//! behind an OAuth 2.1 resource server ([`mcpguard::http`]): a bearer JWT from
+//! `--issuer`, minted for `--audience` (this endpoint's canonical URI, such as
+//! `https://mcp.example.com/mcp`), signed by a key of `--jwks` (a JWKS file, an
+//! `https://` URL or a loopback `http://` one); the principal is its `sub`, the
+//! principal's groups its `groups` (policies see them as the principal's
+//! groups); each `--scope` is required of every token. Protected Resource
+//! Metadata is at `/.well-known/oauth-protected-resource/mcp`. The approval key
+//! comes from `MCPGUARD_APPROVAL_KEY` (needed when several processes serve);
+//! `--store` keeps sessions and approvals on Redis (with the `redis` feature), so
+//! that processes sharing it serve one deployment. The listening address is
+//! printed on stderr (`--http 127.0.0.1:0` picks a free port).
 //!
 //! Tools, confined to `--root` (default `./workspace`, created if missing; every
 //! path is resolved beneath it with `cap-std`, so no link — dangling, or swapped
@@ -406,6 +423,7 @@ impl ServerHandler for Workspace {
 }
 
 struct Options {
+    http: Option<HttpOptions>,
     root: PathBuf,
     secrets: Option<PathBuf>,
     tier: Tier,
@@ -415,8 +433,26 @@ struct Options {
     principal: String,
 }
 
+/// How the HTTP endpoint is served and its tokens checked.
+#[derive(Default)]
+struct HttpOptions {
+    listen: String,
+    issuer: Option<String>,
+    audience: Option<String>,
+    jwks: Option<String>,
+    scopes: Vec<String>,
+    store: Option<String>,
+}
+
+const USAGE: &str = "usage: gated_server [--root DIR] [--secrets DIR] \
+     [--tier personal|team|production] [--audit FILE] [--audit-key-env VAR] [--audit-head FILE] \
+     [--principal ID] [--http ADDR --issuer ISS --audience AUD --jwks FILE_OR_URL [--scope SCOPE]... \
+     [--store redis://HOST]]";
+
 fn parse_options() -> Result<Options, String> {
+    let mut http = HttpOptions::default();
     let mut options = Options {
+        http: None,
         root: PathBuf::from("workspace"),
         secrets: None,
         tier: Tier::Team,
@@ -435,20 +471,32 @@ fn parse_options() -> Result<Options, String> {
             "--audit-key-env" => options.audit_key_env = value()?,
             "--audit-head" => options.audit_head = Some(PathBuf::from(value()?)),
             "--principal" => options.principal = value()?,
+            "--http" => http.listen = value()?,
+            "--issuer" => http.issuer = Some(value()?),
+            "--audience" => http.audience = Some(value()?),
+            "--jwks" => http.jwks = Some(value()?),
+            "--scope" => http.scopes.push(value()?),
+            "--store" => http.store = Some(value()?),
             "--tier" => {
                 let v = value()?;
                 options.tier = serde_json::from_value(serde_json::Value::String(v.clone()))
                     .map_err(|_| format!("--tier {v}: expected personal, team or production"))?;
             }
-            "-h" | "--help" => {
-                return Err(
-                    "usage: gated_server [--root DIR] [--secrets DIR] \
-                     [--tier personal|team|production] [--audit FILE] [--audit-key-env VAR] [--audit-head FILE] [--principal ID]"
-                        .to_owned(),
-                );
-            }
+            "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument `{other}` (try --help)")),
         }
+    }
+    if !http.listen.is_empty() {
+        options.http = Some(http);
+    } else if http.issuer.is_some()
+        || http.audience.is_some()
+        || http.jwks.is_some()
+        || !http.scopes.is_empty()
+        || http.store.is_some()
+    {
+        return Err(
+            "--issuer, --audience, --jwks, --scope and --store are options of --http".to_owned(),
+        );
     }
     Ok(options)
 }
@@ -498,27 +546,64 @@ fn workspace(options: &Options) -> Result<Workspace, String> {
     Ok(Workspace::new(root, secrets, root_path))
 }
 
-async fn serve(options: Options) -> Result<(), String> {
-    let workspace = workspace(&options)?;
-
+/// The gate of `workspace`: the inventory and policies beside this file, the
+/// audit chain, the redactor, the session and approval stores.
+fn gate(options: &Options, workspace: &Workspace) -> Result<Gate, String> {
     let inventory = Inventory::from_toml_str(INVENTORY, "examples/gated_server/inventory.toml")
         .map_err(|e| e.to_string())?;
     let definitions =
         serde_json::to_value(workspace.tool_router.list_all()).map_err(|e| e.to_string())?;
-    let gate = Gate::builder()
+    let builder = Gate::builder()
         .inventory(inventory)
         .policies(
             PolicySource::baseline().with_str("examples/gated_server/policies.cedar", POLICIES),
         )
         .tier(options.tier)
         .tool_definitions("workspace", definitions)
-        .audit_sink(Arc::new(audit_sink(&options)?))
+        .audit_sink(Arc::new(audit_sink(options)?))
         .redactor(Redactor::new().map_err(|e| e.to_string())?)
-        .redact_results(true)
-        .build()
-        .map_err(|e| e.to_string())?;
+        .redact_results(true);
+    let builder = match options.http.as_ref().and_then(|h| h.store.as_deref()) {
+        None => builder,
+        Some(url) => stores(builder, url)?,
+    };
+    builder.build().map_err(|e| e.to_string())
+}
 
-    let server = Guarded::new(workspace, Arc::new(gate), "workspace")
+/// Sessions and approvals on the Redis at `url`, shared by every process that
+/// names it.
+#[cfg(feature = "redis")]
+fn stores(
+    builder: mcpguard::policy::GateBuilder,
+    url: &str,
+) -> Result<mcpguard::policy::GateBuilder, String> {
+    use mcpguard::policy::{RedisApprovalStore, RedisConfig, RedisSessionStore};
+    let config = RedisConfig::new(url, "gated-server").map_err(|e| e.to_string())?;
+    let sessions = RedisSessionStore::new(config.clone());
+    sessions.ping().map_err(|e| e.to_string())?;
+    Ok(builder
+        .session_store(Arc::new(sessions))
+        .approval_store(Arc::new(RedisApprovalStore::new(config))))
+}
+
+#[cfg(not(feature = "redis"))]
+fn stores(
+    _: mcpguard::policy::GateBuilder,
+    _: &str,
+) -> Result<mcpguard::policy::GateBuilder, String> {
+    Err(
+        "--store needs the `redis` feature: cargo run --example gated_server --features http,redis"
+            .to_owned(),
+    )
+}
+
+async fn serve(options: Options) -> Result<(), String> {
+    let workspace = workspace(&options)?;
+    let gate = Arc::new(gate(&options, &workspace)?);
+    if let Some(http) = &options.http {
+        return serve_http(http, gate, workspace).await;
+    }
+    let server = Guarded::new(workspace, gate, "workspace")
         .map_err(|e| e.to_string())?
         .principal(Principal::new(options.principal));
     let running = server
@@ -530,6 +615,109 @@ async fn serve(options: Options) -> Result<(), String> {
         .await
         .map_err(|e| format!("the MCP session ended badly: {e}"))?;
     Ok(())
+}
+
+#[cfg(not(feature = "http"))]
+async fn serve_http(_: &HttpOptions, _: Arc<Gate>, _: Workspace) -> Result<(), String> {
+    Err(
+        "--http needs the `http` feature: cargo run --example gated_server --features http"
+            .to_owned(),
+    )
+}
+
+/// Serves `/mcp` over HTTP behind the resource server, one handler per session
+/// or request (rmcp's way): the gate's stores hold what outlives one.
+#[cfg(feature = "http")]
+async fn serve_http(
+    http: &HttpOptions,
+    gate: Arc<Gate>,
+    workspace: Workspace,
+) -> Result<(), String> {
+    use hyper_util::rt::TokioIo;
+    use mcpguard::http::{JwksSource, JwtConfig, JwtVerifier, RemoteAddr, ResourceServer};
+    use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+    use rmcp::transport::streamable_http_server::{
+        StreamableHttpServerConfig, StreamableHttpService,
+    };
+    use tower_layer::Layer as _;
+
+    let need =
+        |v: &Option<String>, flag: &str| v.clone().ok_or_else(|| format!("--http needs {flag}"));
+    let issuer = need(&http.issuer, "--issuer ISSUER")?;
+    let audience = need(&http.audience, "--audience (this endpoint's canonical URI)")?;
+    let jwks =
+        JwksSource::parse(&need(&http.jwks, "--jwks FILE_OR_URL")?).map_err(|e| e.to_string())?;
+    let verifier = JwtVerifier::load(JwtConfig::new(&issuer, &audience, jwks))
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut auth = ResourceServer::builder(Arc::clone(&gate), &audience)
+        .authorization_server(&issuer)
+        .verifier(Arc::new(verifier))
+        .server("workspace");
+    for scope in &http.scopes {
+        auth = auth.require_scope(scope);
+    }
+    let auth = auth.build().map_err(|e| e.to_string())?;
+    // Fail at start, not at the first call, when the approval key is unusable.
+    Guarded::new(workspace.clone(), Arc::clone(&gate), "workspace").map_err(|e| e.to_string())?;
+
+    let listener = tokio::net::TcpListener::bind(&http.listen)
+        .await
+        .map_err(|e| format!("--http {}: {e}", http.listen))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    let mcp = StreamableHttpService::new(
+        move || {
+            Guarded::new(workspace.clone(), Arc::clone(&gate), "workspace")
+                .map_err(std::io::Error::other)
+        },
+        Arc::new(LocalSessionManager::default()),
+        StreamableHttpServerConfig::default().with_allowed_hosts([
+            "localhost".to_owned(),
+            "127.0.0.1".to_owned(),
+            "::1".to_owned(),
+            local.to_string(),
+        ]),
+    );
+    let service = auth.layer(mcp);
+    eprintln!("gated_server: listening on http://{local}/mcp");
+    loop {
+        let (stream, remote) = listener.accept().await.map_err(|e| e.to_string())?;
+        let service = service.clone();
+        tokio::spawn(async move {
+            let handle = hyper::service::service_fn(
+                move |mut request: hyper::Request<hyper::body::Incoming>| {
+                    let mut service = service.clone();
+                    request.extensions_mut().insert(RemoteAddr(remote));
+                    async move {
+                        let path = request.uri().path();
+                        if path != "/mcp" && !path.starts_with(mcpguard::http::METADATA_PATH) {
+                            let mut response = hyper::Response::new(http_body_util::Either::Left(
+                                http_body_util::Full::new(bytes::Bytes::from_static(
+                                    b"not found\n",
+                                )),
+                            ));
+                            *response.status_mut() = hyper::StatusCode::NOT_FOUND;
+                            return Ok(response);
+                        }
+                        std::future::poll_fn(|cx| {
+                            tower_service::Service::<hyper::Request<hyper::body::Incoming>>::poll_ready(
+                                &mut service,
+                                cx,
+                            )
+                        })
+                        .await?;
+                        tower_service::Service::call(&mut service, request).await
+                    }
+                },
+            );
+            let served = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), handle)
+                .await;
+            if let Err(e) = served {
+                eprintln!("gated_server: connection from {remote}: {e}");
+            }
+        });
+    }
 }
 
 fn main() -> ExitCode {

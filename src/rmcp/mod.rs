@@ -46,10 +46,30 @@
 //! process owner is the caller, set it with [`Guarded::principal`]. A call without a
 //! verified principal is denied.
 //!
-//! **Session.** The state that taints a session lives under the verified principal
-//! and a session handle: by default one per [`Guarded`] value (one per connection:
-//! rmcp builds one handler per connection), or the `mcp-session-id` of older peers
-//! over HTTP, always bound to the principal.
+//! **Session.** The state that taints a session lives in the gate's session store
+//! (shared by replicas when it is Redis), under the verified principal and a
+//! session handle — never in the handler, so a [`Guarded`] built per request or
+//! per session (as rmcp's streamable HTTP service builds them) sees the same taint:
+//! - over stdio, one handle per [`Guarded`] value: one process, one connection,
+//!   one conversation;
+//! - over HTTP with an `mcp-session-id` (peers before 2026-07-28), that session,
+//!   bound to the principal that opened it (`mcpguard::http` refuses it to
+//!   anyone else);
+//! - over HTTP without one (2026-07-28 is stateless: no conversation id exists),
+//!   the principal's own session ([`STATELESS_SESSION`]): taint a request
+//!   records holds for every later request of that principal until the session
+//!   store forgets it: the window is the store's session TTL after the
+//!   principal's last call (Redis: `RedisConfig::session_ttl`, 24 hours by
+//!   default; memory: `MemorySessionStore::session_ttl`, by default never — until
+//!   the process ends). Conservative on purpose: a caller that read untrusted
+//!   content keeps losing the dangerous tools for the whole window, in every
+//!   conversation.
+//!
+//! **Approval key.** The key that seals approval states (`requestState`) is the
+//! deployment's: [`APPROVAL_KEY_VAR`] in the environment when set (at least 32
+//! bytes), else a random key made once per process — shared by every handler of
+//! the process, but not by replicas, which must set the variable (or
+//! [`Guarded::approval_key`]).
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -61,8 +81,7 @@
 //! # async fn run(inventory: mcpguard::Inventory) -> Result<(), Box<dyn std::error::Error>> {
 //! let gate = Arc::new(Gate::builder().inventory(inventory).policies(PolicySource::baseline()).build()?);
 //! let server = Guarded::new(MyServer, gate, "workspace")?
-//!     .principal(Principal::new("ana@example.com"))
-//!     .approval_key(std::env::var("MCPGUARD_APPROVAL_KEY")?.as_bytes())?;
+//!     .principal(Principal::new("ana@example.com"));
 //! server.serve(rmcp::transport::stdio()).await?.waiting().await?;
 //! # Ok(()) }
 //! ```
@@ -71,7 +90,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, LazyLock, RwLock};
 use std::time::Duration;
 
 use mcpguard_core::Fingerprint;
@@ -146,6 +165,15 @@ pub const DECISION_META_KEY: &str = "io.mcpguard/decision";
 /// The request `_meta` key a client may use to say what a call is for.
 pub const PURPOSE_META_KEY: &str = "io.mcpguard/purpose";
 
+/// The environment variable holding the deployment's approval key: at least 32
+/// bytes of secret randomness (for example `openssl rand -base64 48`), the same on
+/// every replica.
+pub const APPROVAL_KEY_VAR: &str = "MCPGUARD_APPROVAL_KEY";
+
+/// The session handle of HTTP requests without an `mcp-session-id` (stateless
+/// MCP): with the principal, it names the principal's own session.
+pub const STATELESS_SESSION: &str = "http:stateless";
+
 /// How the principal of a request is found.
 type Identify = dyn Fn(&RequestContext<RoleServer>) -> Option<Principal> + Send + Sync;
 
@@ -167,6 +195,14 @@ pub enum GuardedError {
     /// The operating system's random source failed.
     #[error("the operating system's random source failed: {0}")]
     Random(String),
+    /// The approval key variable is set but not usable.
+    #[error(
+        "{var} is set but is not Unicode text; set it to at least 32 random bytes, such as the output of `openssl rand -base64 48`"
+    )]
+    ApprovalKeyNotText {
+        /// The variable.
+        var: &'static str,
+    },
 }
 
 /// An rmcp server handler with a [`Gate`] in front of it (see the module docs).
@@ -219,6 +255,26 @@ fn random_bytes<const N: usize>() -> Result<[u8; N], GuardedError> {
     Ok(bytes)
 }
 
+/// The approval-state codec of this deployment: the key in [`APPROVAL_KEY_VAR`],
+/// or one random key for the whole process.
+fn deployment_codec() -> Result<RequestStateCodec, GuardedError> {
+    static PROCESS_KEY: LazyLock<Result<[u8; 48], GuardedError>> = LazyLock::new(random_bytes);
+    match std::env::var(APPROVAL_KEY_VAR) {
+        Ok(key) => approval::codec(key.as_bytes()).ok_or(GuardedError::ApprovalKeyTooShort {
+            minimum: RequestStateCodec::MIN_KEY_LENGTH,
+            actual: key.len(),
+        }),
+        Err(std::env::VarError::NotUnicode(_)) => Err(GuardedError::ApprovalKeyNotText {
+            var: APPROVAL_KEY_VAR,
+        }),
+        Err(std::env::VarError::NotPresent) => match &*PROCESS_KEY {
+            Ok(key) => Ok(RequestStateCodec::new_unchecked(key.to_vec())),
+            Err(GuardedError::Random(e)) => Err(GuardedError::Random(e.clone())),
+            Err(_) => Err(GuardedError::Random("no random key".to_owned())),
+        },
+    }
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -237,26 +293,35 @@ fn principal_from_extensions(context: &RequestContext<RoleServer>) -> Option<Pri
 impl<H: Handler> Guarded<H> {
     /// Puts `gate` in front of `inner`, which the inventory knows as `server`.
     ///
-    /// The approval state is sealed with a random key of this process, so approvals
-    /// asked through `InputRequiredResult` must come back to this process; set a
-    /// shared key with [`Guarded::approval_key`] when several replicas serve.
+    /// Approval states are sealed with the deployment's key: [`APPROVAL_KEY_VAR`]
+    /// when it is set, else a random key of this process (see the module docs).
+    /// Cheap enough to call per request.
     ///
     /// # Errors
     ///
-    /// [`GuardedError::Random`]: the operating system's random source failed.
+    /// [`GuardedError::ApprovalKeyTooShort`] or
+    /// [`GuardedError::ApprovalKeyNotText`]: the variable is set but unusable
+    /// (never silently replaced by a random key); [`GuardedError::Random`]: the
+    /// operating system's random source failed.
     pub fn new(inner: H, gate: Arc<Gate>, server: impl Into<String>) -> Result<Self, GuardedError> {
-        let key = random_bytes::<48>()?;
+        let codec = deployment_codec()?;
         let session = random_bytes::<16>()?;
         Ok(Self::assemble(
             inner,
             gate,
             server.into(),
             hex(&session),
-            &key,
+            codec,
         ))
     }
 
-    fn assemble(inner: H, gate: Arc<Gate>, server: String, session: String, key: &[u8]) -> Self {
+    fn assemble(
+        inner: H,
+        gate: Arc<Gate>,
+        server: String,
+        session: String,
+        codec: RequestStateCodec,
+    ) -> Self {
         if !gate.audits() {
             // Said where a stdio server's operator reads it: with no `tracing`
             // subscriber, the default sink keeps nothing.
@@ -278,7 +343,7 @@ impl<H: Handler> Guarded<H> {
             server,
             session,
             identify: Arc::new(principal_from_extensions),
-            codec: RequestStateCodec::new_unchecked(key.to_vec()),
+            codec,
             approval_ttl: Duration::from_secs(600),
             elicitation_timeout: Duration::from_secs(300),
             live: Arc::default(),
@@ -348,13 +413,17 @@ impl<H: Handler> Guarded<H> {
         &self.inner
     }
 
+    /// The session handle of a request (see the module docs): the HTTP
+    /// session, the principal's own over stateless HTTP, this value's over stdio.
     fn session_of(&self, context: &RequestContext<RoleServer>) -> String {
-        context
-            .extensions
-            .get::<http::request::Parts>()
-            .and_then(|parts| parts.headers.get("mcp-session-id"))
+        let Some(parts) = context.extensions.get::<http::request::Parts>() else {
+            return self.session.clone();
+        };
+        parts
+            .headers
+            .get("mcp-session-id")
             .and_then(|v| v.to_str().ok())
-            .map_or_else(|| self.session.clone(), |id| format!("mcp:{id}"))
+            .map_or_else(|| STATELESS_SESSION.to_owned(), |id| format!("mcp:{id}"))
     }
 
     /// The fingerprint of a tool's definition as the inner handler offers it now:

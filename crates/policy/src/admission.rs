@@ -670,6 +670,40 @@ impl Gate {
         decision
     }
 
+    /// Records a request refused before it became a call — an HTTP request whose
+    /// bearer token was missing or invalid, lacked a scope, or presented another
+    /// principal's session — as a denied event: `mcp.method.name` is `http`, the
+    /// tool is the endpoint's path, the actor the token's subject when the token
+    /// was genuine (else `unverified`), the reason says why and from where. No
+    /// token is ever passed here; every text is redacted all the same.
+    pub fn refuse_request(
+        &self,
+        server: &str,
+        actor: Option<&str>,
+        session: Option<&str>,
+        endpoint: &str,
+        reason: impl Into<String>,
+    ) -> Decision {
+        let redact = |s: &str| self.redactor.redact(s).into_owned();
+        let reason = reason.into();
+        let decision = Decision::deny(self.redactor.redact(&reason));
+        let refused = RedactedCall {
+            method: "http",
+            actor: actor.map_or_else(|| "unverified".to_owned(), redact),
+            session: session.map(redact),
+            server: redact(server),
+            tool: redact(endpoint),
+            target: None,
+            purpose: None,
+            arguments: Value::Object(serde_json::Map::new()),
+        };
+        let event = refused.into_event(&decision, self.call_id(), AuditOutcome::Denied, None);
+        if let Err(e) = self.audit.record(&event) {
+            tracing::error!(target: "mcpguard::audit", error = %e, "a refused request could not be audited");
+        }
+        decision
+    }
+
     /// The audit event of a decision about `call`, with every text redacted. Its
     /// outcome is `denied`, `needs_approval` or `started`.
     pub fn audit_event(&self, call: &ToolCall, decision: &Decision) -> AuditEvent {

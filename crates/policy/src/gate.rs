@@ -395,6 +395,18 @@ impl Gate {
         self.sessions.load(&session_key(call))
     }
 
+    /// Binds a transport session handle (an HTTP `mcp-session-id`) to the verified
+    /// principal that first presents it, in the session store (shared by
+    /// replicas): `Ok(false)` when another principal holds it, and the request
+    /// must be refused. See [`SessionStore::claim`].
+    ///
+    /// # Errors
+    ///
+    /// The session store could not answer; refuse the request.
+    pub fn claim_session(&self, handle: &str, principal: &Principal) -> Result<bool, StoreError> {
+        self.sessions.claim(handle, principal.id())
+    }
+
     /// Whether `principal` may see a tool in `tools/list`: decided by `list_tools`
     /// policies, apart from `call_tool`, so a condition on arguments never hides a
     /// tool.

@@ -7,6 +7,9 @@
 //! - Taint is monotone: `merge` only ever sets flags (`HSET ... 1`), in one
 //!   `MULTI`/`EXEC` with the expiry; nothing clears a flag before the key expires,
 //!   and a session in use keeps pushing its expiry out.
+//! - A transport session handle is bound to the principal that first presented
+//!   it with `SET NX` (`<namespace>:owner:<digest>`), kept as long as session
+//!   state is; a later `GET` tells every replica who owns it.
 //! - A grant is spent with `GETDEL`: one atomic command, so of any number of
 //!   replicas racing on one grant, exactly one gets it.
 //! - Fail closed: every command has a time limit; an unreachable, slow or
@@ -295,6 +298,37 @@ impl SessionStore for RedisSessionStore {
                 .ignore()
                 .query::<()>(c)
         })
+    }
+
+    fn claim(&self, handle: &str, principal: &str) -> Result<bool, StoreError> {
+        let digest: String = Sha256::digest(handle.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let k = self.pool.key("owner", &digest);
+        let ttl = self.ttl_secs();
+        let (set, owner): (Option<String>, Option<String>) =
+            self.pool.run("binding a session", |c| {
+                // Claim if free; either way read back who holds it and push the
+                // expiry out, in one round trip.
+                redis::pipe()
+                    .atomic()
+                    .cmd("SET")
+                    .arg(&k)
+                    .arg(principal)
+                    .arg("NX")
+                    .arg("EX")
+                    .arg(ttl)
+                    .cmd("GET")
+                    .arg(&k)
+                    .cmd("EXPIRE")
+                    .arg(&k)
+                    .arg(ttl)
+                    .ignore()
+                    .query(c)
+            })?;
+        drop(set);
+        Ok(owner.as_deref() == Some(principal))
     }
 }
 

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -70,16 +70,32 @@ pub trait SessionStore: Send + Sync + fmt::Debug {
     ///
     /// The store could not record it.
     fn merge(&self, key: &SessionKey, flags: SessionState) -> Result<(), StoreError>;
+
+    /// Binds a transport session handle (an HTTP `mcp-session-id`) to the
+    /// principal that first presents it: `Ok(true)` when the handle is now, or
+    /// already was, `principal`'s; `Ok(false)` when another principal holds it,
+    /// and the request that presented it must be refused. Replicas share the
+    /// binding, so a session id stolen from one principal is refused on every
+    /// replica.
+    ///
+    /// # Errors
+    ///
+    /// The store could not answer; the request is then refused.
+    fn claim(&self, handle: &str, principal: &str) -> Result<bool, StoreError>;
 }
 
 /// Sessions in this process's memory, at most `capacity` of them. When full, a
 /// clean session is forgotten to make room; a flagged one never is (the store
 /// refuses the new session instead, and the gate denies), because forgetting taint
-/// would re-open the tools it closed.
+/// would re-open the tools it closed. Sessions are kept until the process ends,
+/// or [`MemorySessionStore::session_ttl`] after their last use.
 #[derive(Debug)]
 pub struct MemorySessionStore {
-    sessions: Mutex<HashMap<SessionKey, SessionState>>,
+    sessions: Mutex<HashMap<SessionKey, (SessionState, Instant)>>,
+    /// Transport session handles and the principal each is bound to.
+    owners: Mutex<HashMap<String, String>>,
     capacity: usize,
+    ttl: Option<Duration>,
 }
 
 impl MemorySessionStore {
@@ -87,8 +103,24 @@ impl MemorySessionStore {
     pub fn new(capacity: usize) -> Self {
         Self {
             sessions: Mutex::new(HashMap::new()),
+            owners: Mutex::new(HashMap::new()),
             capacity: capacity.max(1),
+            ttl: None,
         }
+    }
+
+    /// Forgets a session's state `ttl` after its last use (a read or a merge),
+    /// as Redis does with `RedisConfig::session_ttl`: the window a principal's
+    /// taint lasts when no conversation id exists (stateless HTTP). Default:
+    /// never forgotten.
+    #[must_use]
+    pub fn session_ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = Some(ttl);
+        self
+    }
+
+    fn live(&self, used: Instant) -> bool {
+        self.ttl.is_none_or(|ttl| used.elapsed() < ttl)
     }
 }
 
@@ -100,11 +132,19 @@ impl Default for MemorySessionStore {
 
 impl SessionStore for MemorySessionStore {
     fn load(&self, key: &SessionKey) -> Result<SessionState, StoreError> {
-        let map = self
+        let mut map = self
             .sessions
             .lock()
             .map_err(|_| StoreError::new("the session map is poisoned"))?;
-        Ok(map.get(key).copied().unwrap_or_default())
+        let Some((state, used)) = map.get_mut(key) else {
+            return Ok(SessionState::new());
+        };
+        if !self.live(*used) {
+            map.remove(key);
+            return Ok(SessionState::new());
+        }
+        *used = Instant::now();
+        Ok(*state)
     }
 
     fn merge(&self, key: &SessionKey, flags: SessionState) -> Result<(), StoreError> {
@@ -113,11 +153,11 @@ impl SessionStore for MemorySessionStore {
             .lock()
             .map_err(|_| StoreError::new("the session map is poisoned"))?;
         if !map.contains_key(key) && map.len() >= self.capacity {
-            // Forget a clean session first; if every session is flagged, refuse
-            // rather than forget taint.
+            // Forget an expired or clean session first; if every session is
+            // live and flagged, refuse rather than forget taint.
             let victim = map
                 .iter()
-                .find(|(_, s)| !s.tainted && !s.private_data)
+                .find(|(_, (s, used))| !self.live(*used) || (!s.tainted && !s.private_data))
                 .map(|(k, _)| k.clone());
             match victim {
                 Some(k) => {
@@ -126,10 +166,34 @@ impl SessionStore for MemorySessionStore {
                 None => return Err(StoreError::new("the session store is full")),
             }
         }
-        let entry = map.entry(key.clone()).or_default();
-        entry.tainted |= flags.tainted;
-        entry.private_data |= flags.private_data;
+        let now = Instant::now();
+        let entry = map.entry(key.clone()).or_insert((SessionState::new(), now));
+        if !self.live(entry.1) {
+            entry.0 = SessionState::new();
+        }
+        entry.0.tainted |= flags.tainted;
+        entry.0.private_data |= flags.private_data;
+        entry.1 = now;
         Ok(())
+    }
+
+    fn claim(&self, handle: &str, principal: &str) -> Result<bool, StoreError> {
+        let mut owners = self
+            .owners
+            .lock()
+            .map_err(|_| StoreError::new("the session owner map is poisoned"))?;
+        if let Some(owner) = owners.get(handle) {
+            return Ok(owner == principal);
+        }
+        // Forgetting a binding would let another principal claim the handle: a
+        // full map refuses new sessions instead.
+        if owners.len() >= self.capacity {
+            return Err(StoreError::new(
+                "the session store holds as many sessions as it may",
+            ));
+        }
+        owners.insert(handle.to_owned(), principal.to_owned());
+        Ok(true)
     }
 }
 
@@ -279,6 +343,35 @@ mod tests {
         assert!(store.load(&k("c")).unwrap().tainted);
         // Full of flagged sessions: refuse rather than forget.
         assert!(store.merge(&k("d"), SessionState::new()).is_err());
+    }
+
+    #[test]
+    fn a_session_is_forgotten_its_ttl_after_its_last_use() {
+        let store = MemorySessionStore::new(10).session_ttl(Duration::from_secs(1));
+        let k = SessionKey {
+            principal: "ana".into(),
+            session: "http:stateless".into(),
+        };
+        store.merge(&k, SessionState::with(true, false)).unwrap();
+        // Used again within the window: kept.
+        for _ in 0..3 {
+            std::thread::sleep(Duration::from_millis(400));
+            assert!(store.load(&k).unwrap().tainted);
+        }
+        std::thread::sleep(Duration::from_millis(1300));
+        assert_eq!(store.load(&k).unwrap(), SessionState::new());
+    }
+
+    #[test]
+    fn a_session_handle_belongs_to_its_first_principal() {
+        let store = MemorySessionStore::new(2);
+        assert!(store.claim("s1", "ana").unwrap());
+        assert!(store.claim("s1", "ana").unwrap());
+        assert!(!store.claim("s1", "bo").unwrap());
+        assert!(store.claim("s2", "bo").unwrap());
+        // Full: a new handle is refused, the bound ones keep their owners.
+        assert!(store.claim("s3", "cy").is_err());
+        assert!(!store.claim("s2", "ana").unwrap());
     }
 
     #[test]

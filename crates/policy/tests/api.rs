@@ -473,6 +473,9 @@ impl SessionStore for BrokenStore {
     fn merge(&self, _: &SessionKey, _: SessionState) -> Result<(), StoreError> {
         Err(StoreError::new("connection refused"))
     }
+    fn claim(&self, _: &str, _: &str) -> Result<bool, StoreError> {
+        Err(StoreError::new("connection refused"))
+    }
 }
 
 #[test]

@@ -362,6 +362,9 @@ impl SessionStore for ForgetfulStore {
     fn merge(&self, _: &SessionKey, _: SessionState) -> Result<(), StoreError> {
         Err(StoreError::new("read-only replica"))
     }
+    fn claim(&self, _: &str, _: &str) -> Result<bool, StoreError> {
+        Err(StoreError::new("read-only replica"))
+    }
 }
 
 #[test]

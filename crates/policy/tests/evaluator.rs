@@ -26,6 +26,10 @@ impl SessionStore for Counting {
     fn merge(&self, key: &SessionKey, flags: SessionState) -> Result<(), StoreError> {
         self.inner.merge(key, flags)
     }
+
+    fn claim(&self, handle: &str, principal: &str) -> Result<bool, StoreError> {
+        self.inner.claim(handle, principal)
+    }
 }
 
 fn gate(store: Arc<Counting>) -> Gate {

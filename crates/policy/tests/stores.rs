@@ -88,6 +88,17 @@ fn session_suite(store: &dyn SessionStore) {
     assert_eq!(store.load(&key("ana", "s2")).unwrap(), SessionState::new());
     // No separator games: ("an", "as1") is not ("ana", "s1").
     assert_eq!(store.load(&key("an", "as1")).unwrap(), SessionState::new());
+
+    // A transport session handle is the first claimant's, for good.
+    assert!(store.claim("mcp-1", "ana").unwrap());
+    assert!(store.claim("mcp-1", "ana").unwrap(), "its owner again");
+    assert!(!store.claim("mcp-1", "bo").unwrap(), "another principal");
+    assert!(
+        !store.claim("mcp-1", "an").unwrap(),
+        "a prefix of the owner"
+    );
+    assert!(store.claim("mcp-2", "bo").unwrap());
+    assert!(!store.claim("mcp-2", "ana").unwrap());
 }
 
 fn grant(gate: &Gate, n: u64) -> mcpguard_policy::ApprovalGrant {
