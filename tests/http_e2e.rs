@@ -57,6 +57,22 @@ fn example_binary(name: &str) -> PathBuf {
     path
 }
 
+/// The `mcpguard` command, built beside the tests by `cargo test --workspace`.
+fn cli_binary() -> PathBuf {
+    let mut dir = std::env::current_exe().unwrap();
+    dir.pop();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let path = dir.join(format!("mcpguard{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.exists(),
+        "{} is not built; run through `cargo test --workspace`",
+        path.display()
+    );
+    path
+}
+
 fn python() -> String {
     std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned())
 }
@@ -206,6 +222,8 @@ fn two_replicas_behind_oauth_serve_one_deployment() {
         .env("BO_TOKEN", &bo)
         .env("ISSUER", ISSUER)
         .env("AUDIENCE", &audience)
+        .env("MCPGUARD_CLI", cli_binary())
+        .env("REDIS_URL", redis.url())
         .arg(&script)
         .args([&url_a, &url_b])
         .arg(&work)
@@ -230,6 +248,7 @@ fn two_replicas_behind_oauth_serve_one_deployment() {
         out.status
     );
     assert!(stdout.contains("checks passed"), "{stdout}");
+    eprintln!("{stdout}");
 
     // An MCP session (before 2026-07-28) is its creator's: another principal
     // presenting its id is refused, on either replica.
@@ -323,6 +342,18 @@ fn two_replicas_behind_oauth_serve_one_deployment() {
             "{e}"
         );
     }
+    // Four eyes: the delete that ran names both people, the caller and the
+    // reviewer who approved it.
+    let deleted: Vec<&Value> = tools
+        .iter()
+        .filter(|e| e["gen_ai.tool.name"] == "delete_file" && e["mcpguard.outcome"] == "ok")
+        .collect();
+    assert_eq!(deleted.len(), 1, "the approved delete ran once");
+    assert_eq!(deleted[0]["user.id"], "ana@example.test");
+    assert_eq!(
+        deleted[0]["mcpguard.approval.approver"],
+        "lead@example.test"
+    );
     for name in ["a", "b"] {
         let lines = std::fs::read_to_string(work.join(format!("{name}.audit.jsonl"))).unwrap();
         assert!(

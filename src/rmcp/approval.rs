@@ -10,8 +10,9 @@ use rmcp::model::{
 use rmcp::service::{RequestContext, RoleServer};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::time::Duration;
 
-use super::output::refused;
+use super::output::{awaiting_review, refused};
 use super::{APPROVAL_INPUT_KEY, Guarded};
 
 /// Associated data of every sealed approval state: a state sealed for anything
@@ -94,6 +95,49 @@ impl<H> Guarded<H> {
             Ok(answer) if accepted(&answer) => Asked::Approved(grant),
             Ok(_) => refuse("the person declined to approve the call".to_owned()),
             Err(e) => refuse(format!("the approval question got no answer: {e}")),
+        }
+    }
+
+    /// A call held back for a reviewer other than the caller (four eyes): the
+    /// reviewed grant its retry runs with, or the refusal that names the review
+    /// to decide (opened now if none is).
+    pub(super) fn four_eyes(&self, call: &ToolCall, pending: &Pending, ttl: Duration) -> Asked {
+        let refuse = |reason: String| {
+            let decision = self.gate.refuse(call, reason);
+            Asked::Reply(refused(&decision, None).into())
+        };
+        let reviews = self.gate.reviews();
+        let review = match reviews.for_call(&pending.request().digest()) {
+            Ok(Some(review)) => review,
+            Ok(None) => match reviews.open(pending, &self.gate.redacted_call(call), ttl) {
+                Ok(review) => review,
+                Err(e) => {
+                    return refuse(format!("the approval request could not be recorded: {e}"));
+                }
+            },
+            Err(e) => return refuse(format!("the approval requests could not be read: {e}")),
+        };
+        if review.decision().is_none() {
+            return Asked::Reply(awaiting_review(pending.decision(), &review).into());
+        }
+        let taken = match reviews.take(&review) {
+            Ok(Some(taken)) => taken,
+            Ok(None) => {
+                return refuse(format!("approval request {} was already used", review.id()));
+            }
+            Err(e) => return refuse(format!("the approval request could not be taken: {e}")),
+        };
+        match taken.decision() {
+            Some(d) if d.approved() => match d.grant() {
+                Some(grant) => Asked::Approved(grant.clone()),
+                None => refuse(format!("approval request {} holds no grant", taken.id())),
+            },
+            Some(d) => refuse(format!(
+                "{} denied approval request {}",
+                d.reviewer(),
+                taken.id()
+            )),
+            None => refuse(format!("approval request {} is not decided", taken.id())),
         }
     }
 

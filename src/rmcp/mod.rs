@@ -214,6 +214,7 @@ pub struct Guarded<H> {
     identify: Arc<Identify>,
     codec: RequestStateCodec,
     approval_ttl: Duration,
+    review_ttl: Duration,
     elicitation_timeout: Duration,
     /// Fingerprints of the definitions the inner handler's `tools/list` showed.
     live: Arc<RwLock<HashMap<String, Fingerprint>>>,
@@ -228,6 +229,7 @@ impl<H> fmt::Debug for Guarded<H> {
             .field("server", &self.server)
             .field("session", &self.session)
             .field("approval_ttl", &self.approval_ttl)
+            .field("review_ttl", &self.review_ttl)
             .field("elicitation_timeout", &self.elicitation_timeout)
             .finish_non_exhaustive()
     }
@@ -243,6 +245,7 @@ impl<H: Clone> Clone for Guarded<H> {
             identify: Arc::clone(&self.identify),
             codec: self.codec.clone(),
             approval_ttl: self.approval_ttl,
+            review_ttl: self.review_ttl,
             elicitation_timeout: self.elicitation_timeout,
             live: Arc::clone(&self.live),
         }
@@ -345,6 +348,7 @@ impl<H: Handler> Guarded<H> {
             identify: Arc::new(principal_from_extensions),
             codec,
             approval_ttl: Duration::from_secs(600),
+            review_ttl: Duration::from_secs(3600),
             elicitation_timeout: Duration::from_secs(300),
             live: Arc::default(),
         }
@@ -392,6 +396,14 @@ impl<H: Handler> Guarded<H> {
     #[must_use]
     pub fn approval_ttl(mut self, ttl: Duration) -> Self {
         self.approval_ttl = ttl;
+        self
+    }
+
+    /// How long a four-eyes approval request waits for a reviewer, and an
+    /// approval for its retry (default an hour).
+    #[must_use]
+    pub fn review_ttl(mut self, ttl: Duration) -> Self {
+        self.review_ttl = ttl;
         self
     }
 
@@ -561,6 +573,12 @@ impl<H: ServerHandler> ServerHandler for Guarded<H> {
             None => self.gate.admit(&call),
         };
         let admission = match admission {
+            Admission::Ask(pending) if pending.request().needs_reviewer() => {
+                match self.four_eyes(&call, &pending, self.review_ttl) {
+                    Asked::Approved(grant) => self.gate.admit_approved(&call, &grant),
+                    Asked::Reply(reply) => return Ok(reply),
+                }
+            }
             Admission::Ask(pending) => match self.ask(&call, &pending, &context).await {
                 Asked::Approved(grant) => self.gate.admit_approved(&call, &grant),
                 Asked::Reply(reply) => return Ok(reply),

@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 
 use mcpguard_core::{DataClass, Fingerprint};
-use mcpguard_policy::{Decision, Output, ToolResult, Verdict};
+use mcpguard_policy::{Decision, Output, Review, ToolResult, Verdict};
 use mcpguard_redact::Redactor;
 use rmcp::ErrorData as McpError;
 use rmcp::model::{
@@ -32,6 +32,31 @@ pub(super) fn error_result(text: String, meta: Option<Value>) -> CallToolResult 
 
 /// The tool result of a call that did not run.
 pub(super) fn refused(decision: &Decision, extra: Option<&str>) -> CallToolResult {
+    refused_with(decision, extra, None)
+}
+
+/// A call held for a four-eyes review: refused, naming the review to decide
+/// (`_meta` `io.mcpguard/decision` `review`: its id and expiry).
+pub(super) fn awaiting_review(decision: &Decision, review: &Review) -> CallToolResult {
+    let minutes = review
+        .expires_at()
+        .saturating_sub(review.requested_at())
+        .div_ceil(60);
+    let text = format!(
+        "approval request {id} needs a reviewer other than {caller} (four eyes): a reviewer runs \
+         `mcpguard approvals approve {id}`, then the same call, retried, runs once; the request \
+         expires {minutes} minutes after it was made",
+        id = review.id(),
+        caller = review.caller(),
+    );
+    refused_with(decision, Some(&text), Some(review))
+}
+
+fn refused_with(
+    decision: &Decision,
+    extra: Option<&str>,
+    review: Option<&Review>,
+) -> CallToolResult {
     let mut reasons: Vec<String> = decision.reasons().map(ToOwned::to_owned).collect();
     if let Some(extra) = extra {
         reasons.push(extra.to_owned());
@@ -45,12 +70,18 @@ pub(super) fn refused(decision: &Decision, extra: Option<&str>) -> CallToolResul
         }
         _ => format!("mcpguard: this call was denied: {}", reasons.join("; ")),
     };
-    let meta = json!({
+    let mut meta = json!({
         "verdict": decision.verdict().to_string(),
         "policies": decision.policy_ids(),
         "reasons": reasons,
         "approvalRequest": decision.approval_request().map(|r| r.digest().to_hex()),
     });
+    if let (Some(review), Some(fields)) = (review, meta.as_object_mut()) {
+        fields.insert(
+            "review".to_owned(),
+            json!({ "id": review.id(), "expiresAt": review.expires_at() }),
+        );
+    }
     error_result(text, Some(meta))
 }
 

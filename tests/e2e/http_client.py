@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import http.server
+import json
 import os
 import pathlib
+import subprocess
 import sys
 import threading
 from typing import Any
@@ -210,6 +212,76 @@ async def tools(url: str, ports: list[int], root: pathlib.Path, page: str) -> No
         check(not allowed.is_error, "another principal's session is clean", allowed)
 
 
+def approvals(*args: str) -> subprocess.CompletedProcess[str]:
+    """The reviewer's command, on the deployment's store."""
+    return subprocess.run(
+        [os.environ["MCPGUARD_CLI"], "approvals", *args,
+         "--store", os.environ["REDIS_URL"], "--namespace", "gated-server"],
+        capture_output=True, text=True, timeout=60,
+    )
+
+
+def review_of(result: types.CallToolResult) -> str:
+    decision = (result.model_dump(by_alias=True).get("_meta") or {}).get("io.mcpguard/decision", {})
+    return (decision.get("review") or {}).get("id", "")
+
+
+async def four_eyes(url: str, ports: list[int], root: pathlib.Path) -> None:
+    """A delete needs a second person: the caller cannot approve it, in the
+    client or with the reviewer's command; another person can, and the retry
+    runs once, on whichever replica it reaches."""
+    ana = os.environ["ANA_TOKEN"]
+    (root / "old.md").write_text("stale\n")
+    approver = Approver()
+    balanced, _ = client(url, ana, ports, approver)
+    async with balanced as c:
+        held = await c.call_tool("delete_file", {"path": "old.md"})
+        review = review_of(held)
+        check(held.is_error and review and (root / "old.md").exists(), "a four-eyes delete is held for a reviewer", held)
+        check(not approver.asked, "the caller is not asked to approve their own delete", approver.asked)
+        check("mcpguard approvals approve " + review in text_of(held), "the refusal says how to approve it", text_of(held))
+        again = await c.call_tool("delete_file", {"path": "old.md"})
+        check(review_of(again) == review, "retrying before review names the same request", again)
+
+        listed = approvals("list", "--format", "json")
+        pending = json.loads(listed.stdout) if listed.returncode == 0 else []
+        check(
+            any(r["id"] == review and r["state"] == "pending" and r["caller"] == "ana@example.test" for r in pending),
+            "the reviewer lists the pending request",
+            (listed.returncode, listed.stdout, listed.stderr),
+        )
+        shown = approvals("show", review)
+        check(shown.returncode == 0 and "old.md" in shown.stdout, "the reviewer sees the call", shown.stdout)
+        own = approvals("approve", review, "--reviewer", "ana@example.test")
+        check(own.returncode == 1 and "may not review" in own.stderr, "the caller's own approval is refused", own)
+        still = await c.call_tool("delete_file", {"path": "old.md"})
+        check(still.is_error and (root / "old.md").exists(), "the delete still waits", still)
+
+        lead = approvals("approve", review, "--reviewer", "lead@example.test")
+        check(lead.returncode == 0, "another person approves", (lead.stdout, lead.stderr))
+        twice = approvals("approve", review, "--reviewer", "lead@example.test")
+        check(twice.returncode == 1 and "already approved" in twice.stderr, "a request is decided once", twice)
+
+        ran = await c.call_tool("delete_file", {"path": "old.md"})
+        check(not ran.is_error and not (root / "old.md").exists(), "the retry runs", ran)
+        (root / "old.md").write_text("stale again\n")
+        once = await c.call_tool("delete_file", {"path": "old.md"})
+        check(
+            once.is_error and review_of(once) not in ("", review) and (root / "old.md").exists(),
+            "the approval ran the call once: the same call again opens a new request",
+            once,
+        )
+        denied_id = review_of(once)
+        denied = approvals("deny", denied_id, "--reviewer", "lead@example.test")
+        check(denied.returncode == 0, "a reviewer denies", denied)
+        refused = await c.call_tool("delete_file", {"path": "old.md"})
+        check(
+            refused.is_error and "lead@example.test denied" in text_of(refused) and (root / "old.md").exists(),
+            "a denied request's retry is refused, naming the reviewer",
+            refused,
+        )
+
+
 async def main() -> None:
     url_a, url_b, work = sys.argv[1], sys.argv[2], pathlib.Path(sys.argv[3])
     root = work / "workspace"
@@ -226,6 +298,7 @@ async def main() -> None:
 
     await resource_server(url_a)
     await tools(url_a, ports, root, page)
+    await four_eyes(url_a, ports, root)
     httpd.shutdown()
     print(f"all {CHECKS} checks passed", flush=True)
 

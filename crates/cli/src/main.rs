@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use mcpguard_core::{Inventory, Tier};
 
-use commands::{audit, inventory, pin, policy, redact};
+use commands::{approvals, audit, inventory, pin, policy, redact};
 
 /// Prints a line to standard output; a closed pipe downstream (`| head`) ends the
 /// program quietly instead of panicking.
@@ -76,6 +76,49 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// Four-eyes approval requests waiting in a deployment's store: list, show,
+    /// approve or deny them (the reviewer must not be the caller).
+    Approvals {
+        #[command(subcommand)]
+        command: ApprovalsCommand,
+        /// The deployment's Redis (`redis://[user:password@]host[:port][/db]`);
+        /// default: the URL in `MCPGUARD_REDIS_URL`. Never printed.
+        #[arg(long, global = true, value_name = "URL")]
+        store: Option<String>,
+        /// The deployment's key namespace (as its servers were configured).
+        #[arg(long, global = true, default_value = "mcpguard")]
+        namespace: String,
+        /// Output format.
+        #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+}
+
+#[derive(Subcommand)]
+enum ApprovalsCommand {
+    /// The requests waiting for a reviewer (and decided ones not yet used).
+    List,
+    /// One request: the call as the reviewer sees it, redacted.
+    Show {
+        /// The request's id.
+        id: String,
+    },
+    /// Approve a request: the caller's retry of that exact call runs once.
+    Approve {
+        /// The request's id.
+        id: String,
+        /// Who approves (recorded in the audit of the call); default: $USER.
+        #[arg(long)]
+        reviewer: Option<String>,
+    },
+    /// Deny a request: the caller's retry is refused, naming the reviewer.
+    Deny {
+        /// The request's id.
+        id: String,
+        /// Who denies; default: $USER.
+        #[arg(long)]
+        reviewer: Option<String>,
     },
 }
 
@@ -247,6 +290,24 @@ fn main() -> ExitCode {
         Command::Audit {
             command: AuditCommand::Verify { log, key_env, head },
         } => audit::audit_verify(&log, &key_env, head.as_deref()),
+        Command::Approvals {
+            command,
+            store,
+            namespace,
+            format,
+        } => {
+            let action = match command {
+                ApprovalsCommand::List => approvals::Action::List,
+                ApprovalsCommand::Show { id } => approvals::Action::Show(id),
+                ApprovalsCommand::Approve { id, reviewer } => {
+                    approvals::Action::Decide(id, reviewer, true)
+                }
+                ApprovalsCommand::Deny { id, reviewer } => {
+                    approvals::Action::Decide(id, reviewer, false)
+                }
+            };
+            approvals::approvals(store.as_deref(), &namespace, &action, format)
+        }
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -231,6 +231,7 @@ pub struct ApprovalRequest {
     tool: String,
     policies: Vec<String>,
     reasons: Vec<Arc<str>>,
+    four_eyes: bool,
 }
 
 fn digest_hex<S: serde::Serializer>(d: &CallDigest, s: S) -> Result<S::Ok, S::Error> {
@@ -253,7 +254,20 @@ impl ApprovalRequest {
             tool: tool.to_owned(),
             policies,
             reasons,
+            four_eyes: false,
         }
+    }
+
+    pub(crate) fn four_eyes(mut self, four_eyes: bool) -> Self {
+        self.four_eyes = four_eyes;
+        self
+    }
+
+    /// Whether a gate of the call is `@approval("four-eyes")`: the caller may not
+    /// approve it; a reviewer other than the caller must, out of band
+    /// ([`crate::Reviews`]).
+    pub fn needs_reviewer(&self) -> bool {
+        self.four_eyes
     }
 
     /// The digest of the exact call (principal, server, tool, arguments).

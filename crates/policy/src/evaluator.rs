@@ -579,6 +579,9 @@ fn interpret(policies: &CompiledPolicies, outcome: Answer, call: Option<&ToolCal
         .all(|id| policies.meta.get(id).is_some_and(|m| m.approval));
     match call {
         Some(call) if only_approval => {
+            let four_eyes = ids
+                .iter()
+                .any(|id| policies.meta.get(id).is_some_and(|m| m.four_eyes));
             let request = ApprovalRequest::new(
                 call.digest(),
                 call.principal().id(),
@@ -586,7 +589,8 @@ fn interpret(policies: &CompiledPolicies, outcome: Answer, call: Option<&ToolCal
                 call.tool(),
                 ids.clone(),
                 reasons.clone(),
-            );
+            )
+            .four_eyes(four_eyes);
             Decision::from_parts(
                 Verdict::RequireApproval,
                 ids,

@@ -17,11 +17,12 @@ use crate::approvals::Approvals;
 use crate::audit::{AuditSink, TracingSink};
 use crate::call::{Principal, ToolCall};
 use crate::credentials::Credentials;
-use crate::decision::{Decision, DecisionError, DecisionErrorKind, Explanation};
+use crate::decision::{ApprovalRequest, Decision, DecisionError, DecisionErrorKind, Explanation};
 use crate::error::{BuildError, BuildErrorKind, StoreError};
 use crate::evaluator::{CallState, Evaluator};
 use crate::model::Model;
 use crate::policies::PolicySource;
+use crate::review::Reviews;
 use crate::state::{
     ApprovalGrant, ApprovalStore, MemoryApprovalStore, MemorySessionStore, SessionKey,
     SessionState, SessionStore,
@@ -62,6 +63,7 @@ pub struct Gate {
     evaluator: RwLock<Arc<Evaluator>>,
     sessions: Arc<dyn SessionStore>,
     approvals: Approvals,
+    reviews: Reviews,
     credentials: Credentials,
     pub(crate) audit: Arc<dyn AuditSink>,
     pub(crate) redactor: Redactor,
@@ -230,15 +232,16 @@ impl GateBuilder {
             None => Redactor::new()
                 .map_err(|e| BuildError::with_source(BuildErrorKind::Redactor, e.to_string(), e))?,
         };
+        let approvals: Arc<dyn ApprovalStore> = self
+            .approvals
+            .unwrap_or_else(|| Arc::new(MemoryApprovalStore::default()));
         Ok(Gate {
             evaluator: RwLock::new(Arc::new(Evaluator::new(Arc::new(model), policies, tier))),
             sessions: self
                 .sessions
                 .unwrap_or_else(|| Arc::new(MemorySessionStore::default())),
-            approvals: Approvals::new(
-                self.approvals
-                    .unwrap_or_else(|| Arc::new(MemoryApprovalStore::default())),
-            ),
+            approvals: Approvals::new(Arc::clone(&approvals)),
+            reviews: Reviews::new(approvals),
             credentials: Credentials::new(credentials, tier, redactor.clone()),
             audit: self.audit.unwrap_or_else(|| Arc::new(TracingSink)),
             redactor,
@@ -262,6 +265,11 @@ impl Gate {
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
+    }
+
+    /// Four-eyes reviews, in the approval store.
+    pub fn reviews(&self) -> &Reviews {
+        &self.reviews
     }
 
     /// Issues and redeems approvals.
@@ -304,7 +312,25 @@ impl Gate {
             .and_then(|()| self.call_state(call))
             .map_or_else(
                 |d| d,
-                |state| evaluator.evaluate(call, &state.approved(grant.is_some())),
+                |state| {
+                    let decision = evaluator.evaluate(call, &state.approved(grant.is_some()));
+                    match grant {
+                        // The caller's own approval (asked through MCP) does not
+                        // lift a four-eyes gate: only a reviewer's grant does.
+                        Some(g) if !g.is_reviewed() && decision.is_allowed() => {
+                            let plain = evaluator.evaluate(call, &state);
+                            if plain.approval_request().is_some_and(ApprovalRequest::needs_reviewer) {
+                                Decision::deny(
+                                    "this call needs the approval of a reviewer other than the caller \
+                                     (four eyes); the caller's own approval does not count",
+                                )
+                            } else {
+                                decision
+                            }
+                        }
+                        _ => decision,
+                    }
+                },
             );
         self.released(decision)
     }

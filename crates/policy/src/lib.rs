@@ -19,6 +19,7 @@ mod policies;
 mod question;
 #[cfg(feature = "redis")]
 mod redis_store;
+mod review;
 mod state;
 
 pub use admission::{Admission, GuardError, Output, Pending, Permit, RedactedCall, ToolResult};
@@ -46,6 +47,7 @@ pub use model::SCHEMA;
 pub use policies::{BASELINE_POLICIES, PolicySource};
 #[cfg(feature = "redis")]
 pub use redis_store::{REDIS_URL_VAR, RedisApprovalStore, RedisConfig, RedisSessionStore};
+pub use review::{Review, ReviewDecision, ReviewError, Reviews};
 pub use state::{
     ApprovalGrant, ApprovalStore, MemoryApprovalStore, MemorySessionStore, SessionKey,
     SessionState, SessionStore,

@@ -14,8 +14,12 @@ use crate::index::PolicyIndex;
 /// The baseline policy pack, as shipped (`policies/baseline.cedar`).
 pub const BASELINE_POLICIES: &str = include_str!("../policies/baseline.cedar");
 
-/// The annotation that turns a forbid into an approval gate.
+/// The annotation that turns a forbid into an approval gate: `human` (the
+/// person at the client may approve), or `four-eyes` (a reviewer other than the
+/// caller must, out of band).
 const APPROVAL: &str = "approval";
+/// The `@approval` value of a gate only a second person may lift.
+const FOUR_EYES: &str = "four-eyes";
 
 /// The policies a gate enforces: the baseline pack (unless left out) and any number
 /// of the embedder's, from strings, files or a directory of `*.cedar` files.
@@ -156,13 +160,17 @@ impl PolicySource {
                 let reason = policy
                     .annotation("reason")
                     .map_or_else(|| format!("policy `{id}`"), ToOwned::to_owned);
-                let approval = policy.effect() == Effect::Forbid
-                    && policy.annotation(APPROVAL).is_some_and(|v| v == "human");
+                let gate = policy
+                    .annotation(APPROVAL)
+                    .filter(|_| policy.effect() == Effect::Forbid);
+                let approval = gate.is_some_and(|v| v == "human" || v == FOUR_EYES);
+                let four_eyes = gate == Some(FOUR_EYES);
                 meta.insert(
                     id.clone(),
                     PolicyMeta {
                         reason: Arc::from(reason.as_str()),
                         approval,
+                        four_eyes,
                         forbid: policy.effect() == Effect::Forbid,
                     },
                 );
@@ -265,6 +273,8 @@ fn located_origin(origin: &str, text: &str, offset: usize) -> String {
 pub(crate) struct PolicyMeta {
     pub(crate) reason: Arc<str>,
     pub(crate) approval: bool,
+    /// An approval gate only a reviewer other than the caller may lift.
+    pub(crate) four_eyes: bool,
     pub(crate) forbid: bool,
 }
 

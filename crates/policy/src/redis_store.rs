@@ -10,6 +10,9 @@
 //! - A transport session handle is bound to the principal that first presented
 //!   it with `SET NX` (`<namespace>:owner:<digest>`), kept as long as session
 //!   state is; a later `GET` tells every replica who owns it.
+//! - A four-eyes review is `<namespace>:review:<id>` (JSON, expiring with the
+//!   review) with an index `<namespace>:review-for:<digest>` taken with `SET NX`,
+//!   so one call has one review; it is taken once with `GETDEL`.
 //! - A grant is spent with `GETDEL`: one atomic command, so of any number of
 //!   replicas racing on one grant, exactly one gets it.
 //! - Fail closed: every command has a time limit; an unreachable, slow or
@@ -28,6 +31,7 @@ use redis::{Client, Connection, RedisError};
 use sha2::{Digest, Sha256};
 
 use crate::error::StoreError;
+use crate::review::Review;
 use crate::state::{ApprovalGrant, ApprovalStore, SessionKey, SessionState, SessionStore};
 
 /// The environment variable [`RedisConfig::from_env`] reads by default.
@@ -397,4 +401,124 @@ impl ApprovalStore for RedisApprovalStore {
             })
             .transpose()
     }
+
+    fn put_review(&self, review: &Review, replace: bool) -> Result<bool, StoreError> {
+        let value = serde_json::to_string(review)
+            .map_err(|_| StoreError::new("a review could not be encoded"))?;
+        let key = self.pool.key("review", review.id());
+        if replace {
+            let set: Option<String> = self.pool.run("recording a review", |c| {
+                redis::cmd("SET")
+                    .arg(&key)
+                    .arg(&value)
+                    .arg("XX")
+                    .arg("KEEPTTL")
+                    .query(c)
+            })?;
+            return Ok(set.is_some());
+        }
+        let ttl = review.expires_at().saturating_sub(now()).max(1);
+        let index = self.pool.key("review-for", review.digest());
+        let claimed: Option<String> = self.pool.run("recording a review", |c| {
+            redis::cmd("SET")
+                .arg(&index)
+                .arg(review.id())
+                .arg("NX")
+                .arg("EX")
+                .arg(ttl)
+                .query(c)
+        })?;
+        if claimed.is_none() {
+            return Ok(false);
+        }
+        self.pool.run("recording a review", |c| {
+            redis::cmd("SET")
+                .arg(&key)
+                .arg(&value)
+                .arg("EX")
+                .arg(ttl)
+                .query::<()>(c)
+        })?;
+        Ok(true)
+    }
+
+    fn review(&self, id: &str) -> Result<Option<Review>, StoreError> {
+        let key = self.pool.key("review", id);
+        let value: Option<String> = self
+            .pool
+            .run("reading a review", |c| redis::cmd("GET").arg(&key).query(c))?;
+        value.as_deref().map(decode_review).transpose()
+    }
+
+    fn review_for(&self, digest: &str) -> Result<Option<Review>, StoreError> {
+        let index = self.pool.key("review-for", digest);
+        let id: Option<String> = self.pool.run("reading a review", |c| {
+            redis::cmd("GET").arg(&index).query(c)
+        })?;
+        match id {
+            Some(id) => self.review(&id),
+            None => Ok(None),
+        }
+    }
+
+    fn reviews(&self) -> Result<Vec<Review>, StoreError> {
+        let pattern = self.pool.key("review", "*");
+        let mut keys: Vec<String> = Vec::new();
+        let mut cursor: u64 = 0;
+        // SCAN in pages; a bounded number of pages, so a huge keyspace cannot
+        // hold a reviewer's command forever.
+        for _ in 0..10_000 {
+            let (next, page): (u64, Vec<String>) = self.pool.run("listing reviews", |c| {
+                redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(&pattern)
+                    .arg("COUNT")
+                    .arg(500)
+                    .query(c)
+            })?;
+            keys.extend(page);
+            cursor = next;
+            if cursor == 0 {
+                break;
+            }
+        }
+        let mut reviews = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(200) {
+            let values: Vec<Option<String>> = self.pool.run("listing reviews", |c| {
+                redis::cmd("MGET").arg(chunk).query(c)
+            })?;
+            for value in values.into_iter().flatten() {
+                reviews.push(decode_review(&value)?);
+            }
+        }
+        Ok(reviews)
+    }
+
+    fn take_review(&self, id: &str) -> Result<Option<Review>, StoreError> {
+        let key = self.pool.key("review", id);
+        let value: Option<String> = self.pool.run("taking a review", |c| {
+            redis::cmd("GETDEL").arg(&key).query(c)
+        })?;
+        let Some(review) = value.as_deref().map(decode_review).transpose()? else {
+            return Ok(None);
+        };
+        let index = self.pool.key("review-for", review.digest());
+        self.pool.run("taking a review", |c| {
+            redis::cmd("DEL").arg(&index).query::<()>(c)
+        })?;
+        Ok(Some(review))
+    }
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
+}
+
+fn decode_review(text: &str) -> Result<Review, StoreError> {
+    serde_json::from_str(text)
+        .map_err(|_| StoreError::new("a stored review could not be read back"))
 }

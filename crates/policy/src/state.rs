@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::call::CallDigest;
 use crate::error::StoreError;
+use crate::review::Review;
 
 /// What a session has been through; policies read it as `context.session`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -205,6 +206,10 @@ pub struct ApprovalGrant {
     digest: String,
     approver: String,
     expires_at: u64,
+    /// Issued by a reviewer other than the caller, out of band ([`crate::Reviews`]):
+    /// the only grants that lift a four-eyes gate.
+    #[serde(default)]
+    reviewed: bool,
 }
 
 impl ApprovalGrant {
@@ -230,7 +235,19 @@ impl ApprovalGrant {
             digest: digest.to_hex(),
             approver: approver.to_owned(),
             expires_at,
+            reviewed: false,
         }
+    }
+
+    /// The same grant, marked as issued by a reviewer other than the caller.
+    pub(crate) fn reviewed(mut self) -> Self {
+        self.reviewed = true;
+        self
+    }
+
+    /// Whether a reviewer other than the caller issued it (four eyes).
+    pub fn is_reviewed(&self) -> bool {
+        self.reviewed
     }
 
     /// The grant's id.
@@ -268,6 +285,7 @@ impl fmt::Debug for ApprovalGrant {
             .field("id", &self.id)
             .field("approver", &self.approver)
             .field("expires_at", &self.expires_at)
+            .field("reviewed", &self.reviewed)
             .finish_non_exhaustive()
     }
 }
@@ -287,6 +305,45 @@ pub trait ApprovalStore: Send + Sync + fmt::Debug {
     ///
     /// The store could not answer; the gate then denies the call.
     fn take(&self, id: &str) -> Result<Option<ApprovalGrant>, StoreError>;
+
+    /// Records a four-eyes review ([`crate::Reviews`]) until it expires. With
+    /// `replace` false, only if no review of the same call (digest) is recorded;
+    /// with `replace` true, only over the recorded review with the same id.
+    /// `Ok(false)` when that condition failed.
+    ///
+    /// # Errors
+    ///
+    /// The store could not record it.
+    fn put_review(&self, review: &Review, replace: bool) -> Result<bool, StoreError>;
+
+    /// The review with this id.
+    ///
+    /// # Errors
+    ///
+    /// The store could not answer.
+    fn review(&self, id: &str) -> Result<Option<Review>, StoreError>;
+
+    /// The review of the call with this digest.
+    ///
+    /// # Errors
+    ///
+    /// The store could not answer.
+    fn review_for(&self, digest: &str) -> Result<Option<Review>, StoreError>;
+
+    /// Every recorded review.
+    ///
+    /// # Errors
+    ///
+    /// The store could not answer.
+    fn reviews(&self) -> Result<Vec<Review>, StoreError>;
+
+    /// Removes and returns the review with this id (and its call's index): of any
+    /// number of callers racing, one gets it.
+    ///
+    /// # Errors
+    ///
+    /// The store could not answer.
+    fn take_review(&self, id: &str) -> Result<Option<Review>, StoreError>;
 }
 
 /// Issued approvals in this process's memory; expired ones are dropped as new ones
@@ -294,6 +351,20 @@ pub trait ApprovalStore: Send + Sync + fmt::Debug {
 #[derive(Debug, Default)]
 pub struct MemoryApprovalStore {
     grants: Mutex<HashMap<String, ApprovalGrant>>,
+    reviews: Mutex<HashMap<String, Review>>,
+}
+
+impl MemoryApprovalStore {
+    fn reviews_map(
+        &self,
+    ) -> Result<std::sync::MutexGuard<'_, HashMap<String, Review>>, StoreError> {
+        let mut map = self
+            .reviews
+            .lock()
+            .map_err(|_| StoreError::new("the review map is poisoned"))?;
+        map.retain(|_, r| !r.expired());
+        Ok(map)
+    }
 }
 
 impl ApprovalStore for MemoryApprovalStore {
@@ -313,6 +384,39 @@ impl ApprovalStore for MemoryApprovalStore {
             .lock()
             .map_err(|_| StoreError::new("the approval map is poisoned"))?;
         Ok(map.remove(id))
+    }
+
+    fn put_review(&self, review: &Review, replace: bool) -> Result<bool, StoreError> {
+        let mut map = self.reviews_map()?;
+        let allowed = if replace {
+            map.contains_key(review.id())
+        } else {
+            !map.values().any(|r| r.digest() == review.digest())
+        };
+        if allowed {
+            map.insert(review.id().to_owned(), review.clone());
+        }
+        Ok(allowed)
+    }
+
+    fn review(&self, id: &str) -> Result<Option<Review>, StoreError> {
+        Ok(self.reviews_map()?.get(id).cloned())
+    }
+
+    fn review_for(&self, digest: &str) -> Result<Option<Review>, StoreError> {
+        Ok(self
+            .reviews_map()?
+            .values()
+            .find(|r| r.digest() == digest)
+            .cloned())
+    }
+
+    fn reviews(&self) -> Result<Vec<Review>, StoreError> {
+        Ok(self.reviews_map()?.values().cloned().collect())
+    }
+
+    fn take_review(&self, id: &str) -> Result<Option<Review>, StoreError> {
+        Ok(self.reviews_map()?.remove(id))
     }
 }
 

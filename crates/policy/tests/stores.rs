@@ -20,8 +20,9 @@ use std::time::{Duration, Instant};
 
 use mcpguard_core::{Inventory, Tier};
 use mcpguard_policy::{
-    ApprovalStore, Gate, MemoryApprovalStore, MemorySessionStore, Principal, RedisApprovalStore,
-    RedisConfig, RedisSessionStore, SessionKey, SessionState, SessionStore, ToolCall, Verdict,
+    Admission, ApprovalStore, Gate, MemoryApprovalStore, MemorySessionStore, PolicySource,
+    Principal, RedisApprovalStore, RedisConfig, RedisSessionStore, ReviewError, SessionKey,
+    SessionState, SessionStore, ToolCall, Verdict,
 };
 use redis_server::RedisServer;
 
@@ -123,6 +124,121 @@ fn approval_suite(store: &Arc<dyn ApprovalStore>) {
     );
 }
 
+const FOUR_EYES: &str = r#"
+@id("four-eyes-writes")
+@approval("four-eyes")
+@reason("a write needs a second person's approval")
+forbid (principal, action == Mcp::Action::"call_tool", resource == Mcp::Tool::"ws/write")
+unless { context.approved };
+"#;
+
+/// Four eyes over a store: the caller's own approval does not count; another
+/// person's lets the call run once; of replicas racing on a decided review, one
+/// takes it.
+fn four_eyes_suite(store: &Arc<dyn ApprovalStore>) {
+    let gate = Arc::new(
+        Gate::builder()
+            .inventory(Inventory::from_toml_str(INVENTORY, "stores.toml").unwrap())
+            .policies(PolicySource::baseline().with_str("four-eyes.cedar", FOUR_EYES))
+            .tier(Tier::Team)
+            .approval_store(Arc::clone(store))
+            .build()
+            .unwrap(),
+    );
+    let call = ToolCall::new(Principal::new("ana"), "ws", "write")
+        .arguments(serde_json::json!({"path": "notes.md"}));
+    let decision = gate.authorize(&call);
+    assert_eq!(decision.verdict(), Verdict::RequireApproval);
+    assert!(decision.approval_request().unwrap().needs_reviewer());
+    let Admission::Ask(pending) = gate.admit(&call) else {
+        panic!("a four-eyes call is held for approval")
+    };
+
+    // The caller's own approval (as asked through the client) does not lift it.
+    let own = gate
+        .approvals()
+        .approve(pending.request(), "ana", Duration::from_secs(60))
+        .unwrap();
+    let d = gate.authorize_approved(&call, &own);
+    assert_eq!(d.verdict(), Verdict::Deny);
+    assert!(d.reasons().any(|r| r.contains("four eyes")), "{d:?}");
+
+    let reviews = gate.reviews();
+    let redacted = gate.redacted_call(&call);
+    let review = reviews
+        .open(&pending, &redacted, Duration::from_secs(60))
+        .unwrap();
+    assert_eq!(
+        reviews
+            .open(&pending, &redacted, Duration::from_secs(60))
+            .unwrap()
+            .id(),
+        review.id(),
+        "one call, one review"
+    );
+    assert_eq!(review.caller(), "ana");
+    assert!(review.question().contains("write"), "{}", review.question());
+    assert_eq!(reviews.list().unwrap().len(), 1);
+    assert!(matches!(
+        reviews.approve(review.id(), "ana"),
+        Err(ReviewError::OwnCall(_))
+    ));
+    assert!(matches!(
+        reviews.approve(review.id(), " "),
+        Err(ReviewError::NoReviewer)
+    ));
+    assert!(matches!(
+        reviews.approve("nope", "lead"),
+        Err(ReviewError::Unknown(_))
+    ));
+    let approved = reviews.approve(review.id(), "lead").unwrap();
+    assert!(matches!(
+        reviews.deny(review.id(), "cy"),
+        Err(ReviewError::Decided {
+            verb: "approved",
+            ..
+        })
+    ));
+
+    // Replicas racing on the decided review: one takes it.
+    let winners = AtomicUsize::new(0);
+    let barrier = Barrier::new(4);
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                barrier.wait();
+                if reviews.take(&approved).unwrap().is_some() {
+                    winners.fetch_add(1, Ordering::SeqCst);
+                }
+            });
+        }
+    });
+    assert_eq!(winners.load(Ordering::SeqCst), 1);
+    assert!(
+        reviews.for_call(&call.digest()).unwrap().is_none(),
+        "taken: gone"
+    );
+
+    let grant = approved.decision().unwrap().grant().unwrap();
+    assert!(grant.is_reviewed());
+    let run = gate.authorize_approved(&call, grant);
+    assert_eq!(run.verdict(), Verdict::Allow, "{run:?}");
+    assert_eq!(
+        gate.authorize_approved(&call, grant).verdict(),
+        Verdict::Deny,
+        "once"
+    );
+
+    // Denied: decided, and taken like an approval (its retry is refused).
+    let review = reviews
+        .open(&pending, &redacted, Duration::from_secs(60))
+        .unwrap();
+    let denied = reviews.deny(review.id(), "lead").unwrap();
+    assert!(!denied.decision().unwrap().approved());
+    assert!(denied.decision().unwrap().grant().is_none());
+    assert!(reviews.take(&denied).unwrap().is_some());
+}
+
 fn gate_with(sessions: Arc<dyn SessionStore>, approvals: Arc<dyn ApprovalStore>) -> Gate {
     Gate::builder()
         .inventory(Inventory::from_toml_str(INVENTORY, "stores.toml").unwrap())
@@ -145,6 +261,7 @@ fn replica(config: &RedisConfig) -> Gate {
 fn the_memory_stores_pass_the_suite() {
     session_suite(&MemorySessionStore::default());
     approval_suite(&(Arc::new(MemoryApprovalStore::default()) as Arc<dyn ApprovalStore>));
+    four_eyes_suite(&(Arc::new(MemoryApprovalStore::default()) as Arc<dyn ApprovalStore>));
 }
 
 #[test]
@@ -155,6 +272,27 @@ fn the_redis_stores_pass_the_suite_and_every_key_expires() {
     sessions.ping().unwrap();
     session_suite(&sessions);
     approval_suite(&(Arc::new(RedisApprovalStore::new(config.clone())) as Arc<dyn ApprovalStore>));
+    four_eyes_suite(&(Arc::new(RedisApprovalStore::new(config.clone())) as Arc<dyn ApprovalStore>));
+    let _review = {
+        let gate = Gate::builder()
+            .inventory(Inventory::from_toml_str(INVENTORY, "stores.toml").unwrap())
+            .policies(PolicySource::baseline().with_str("four-eyes.cedar", FOUR_EYES))
+            .tier(Tier::Team)
+            .approval_store(Arc::new(RedisApprovalStore::new(config.clone())))
+            .build()
+            .unwrap();
+        let call = ToolCall::new(Principal::new("ana"), "ws", "write");
+        let Admission::Ask(pending) = gate.admit(&call) else {
+            panic!("held")
+        };
+        gate.reviews()
+            .open(
+                &pending,
+                &gate.redacted_call(&call),
+                Duration::from_secs(60),
+            )
+            .unwrap()
+    };
     let gate = replica(&config);
     let _pending = grant(&gate, 99);
 

@@ -1,5 +1,6 @@
 //! One module per command.
 
+pub(crate) mod approvals;
 pub(crate) mod audit;
 pub(crate) mod inventory;
 pub(crate) mod pin;
