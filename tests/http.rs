@@ -77,6 +77,7 @@ impl Service<Request<String>> for Echo {
 
 struct Setup {
     issuer: Issuer,
+    gate: Arc<Gate>,
     sink: Arc<MemorySink>,
     jwks_path: std::path::PathBuf,
     service: mcpguard::http::Authenticated<Echo>,
@@ -128,7 +129,8 @@ async fn setup(scopes: &[&str], refresh: Duration) -> Setup {
         .refresh_interval(refresh);
     let verifier = JwtVerifier::load(config).await.unwrap();
     let sink = Arc::new(MemorySink::default());
-    let mut auth = ResourceServer::builder(gate(Arc::clone(&sink)), RESOURCE)
+    let gate = gate(Arc::clone(&sink));
+    let mut auth = ResourceServer::builder(Arc::clone(&gate), RESOURCE)
         .authorization_server(ISSUER)
         .verifier(Arc::new(verifier))
         .server("lab");
@@ -138,6 +140,7 @@ async fn setup(scopes: &[&str], refresh: Duration) -> Setup {
     let service = auth.build().unwrap().layer(Echo);
     Setup {
         issuer,
+        gate,
         sink,
         jwks_path,
         service,
@@ -458,13 +461,20 @@ async fn a_session_id_presented_by_another_principal_is_refused() {
 
     let own = send(&mut s, "/mcp", Some(&ana), Some(&id)).await;
     assert_eq!(own.status, StatusCode::OK);
-    // A session id first presented by bo is bo's.
+    // A made-up id is nobody's: refused, and nothing recorded for it, so a flood
+    // of made-up ids fills no store.
+    let made_up = send(&mut s, "/mcp", Some(&bo), Some("made-up-1")).await;
+    assert_eq!(made_up.status, StatusCode::NOT_FOUND);
+    assert!(events(&s).pop().unwrap().reasons[0].contains("not one this server opened"));
+    assert_eq!(s.gate.session_owner("made-up-1").unwrap(), None);
     assert_eq!(
-        send(&mut s, "/mcp", Some(&bo), Some("bo-1")).await.status,
-        StatusCode::OK
+        s.gate.session_owner(&id).unwrap().as_deref(),
+        Some("ana@example.test")
     );
     assert_eq!(
-        send(&mut s, "/mcp", Some(&ana), Some("bo-1")).await.status,
+        send(&mut s, "/mcp", Some(&ana), Some("made-up-1"))
+            .await
+            .status,
         StatusCode::NOT_FOUND
     );
 }
@@ -512,6 +522,48 @@ async fn unknown_key_ids_reread_the_key_set_at_most_once_per_interval() {
 }
 
 #[tokio::test]
+async fn a_verified_token_is_remembered_but_never_past_its_expiry() {
+    let dir = temp_dir();
+    let jwks = dir.0.join("jwks.json");
+    let issuer = Issuer::new(ISSUER, "k1");
+    let config = |remember: Duration| {
+        JwtConfig::new(ISSUER, RESOURCE, JwksSource::File(jwks.clone()))
+            .refresh_interval(Duration::ZERO)
+            .max_age(Duration::ZERO) // the set is read again for every token
+            .leeway(Duration::ZERO)
+            .remember_verified(remember)
+    };
+    for remember in [Duration::from_secs(60), Duration::ZERO] {
+        std::fs::write(&jwks, Issuer::jwks(&[&issuer])).unwrap();
+        let verifier = JwtVerifier::load(config(remember)).await.unwrap();
+        let token = BearerToken::new(issuer.token("ana", RESOURCE));
+        assert!(verifier.verify(&token).await.is_ok());
+        // The key is withdrawn: only a remembered verification still stands.
+        std::fs::write(&jwks, Issuer::jwks(&[&Issuer::new(ISSUER, "k2")])).unwrap();
+        let again = verifier.verify(&token).await;
+        assert_eq!(
+            again.is_ok(),
+            !remember.is_zero(),
+            "remember {remember:?}: {again:?}"
+        );
+    }
+    std::fs::write(&jwks, Issuer::jwks(&[&issuer])).unwrap();
+    let verifier = JwtVerifier::load(config(Duration::from_secs(60)))
+        .await
+        .unwrap();
+    let short = issuer.token_with("ana", RESOURCE, &json!({"exp": now() + 1}));
+    let short = BearerToken::new(short);
+    assert!(verifier.verify(&short).await.is_ok());
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let e = verifier.verify(&short).await.unwrap_err();
+    assert_eq!(
+        e.kind(),
+        TokenErrorKind::Expired,
+        "remembered, yet expired: {e}"
+    );
+}
+
+#[tokio::test]
 async fn verifier_set_up_errors_say_what_to_fix() {
     let dir = temp_dir();
     let missing = dir.0.join("missing.json");
@@ -533,6 +585,65 @@ async fn verifier_set_up_errors_say_what_to_fix() {
     .build()
     .unwrap_err();
     assert!(e.to_string().contains("canonical resource URI"), "{e}");
+}
+
+/// A loopback HTTP server answering each request with `status` and `body`,
+/// counting requests.
+fn serve_keys(status: &'static str, body: String) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/jwks", listener.local_addr().unwrap());
+    let served = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = Arc::clone(&served);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nLocation: http://127.0.0.1:9/\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (url, served)
+}
+
+#[tokio::test]
+async fn keys_are_fetched_from_a_loopback_url_and_cached() {
+    let issuer = Issuer::new(ISSUER, "k1");
+    let (url, served) = serve_keys("200 OK", Issuer::jwks(&[&issuer]));
+    let source = JwksSource::parse(&url).unwrap();
+    let verifier = JwtVerifier::load(JwtConfig::new(ISSUER, RESOURCE, source))
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        let token = BearerToken::new(issuer.token("ana", RESOURCE));
+        assert!(verifier.verify(&token).await.is_ok());
+    }
+    assert_eq!(
+        served.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "read once, cached"
+    );
+
+    // A redirect is not followed; an error status is an error.
+    for status in ["302 Found", "500 Internal Server Error"] {
+        let (url, _) = serve_keys(status, Issuer::jwks(&[&issuer]));
+        let e = JwtVerifier::load(JwtConfig::new(
+            ISSUER,
+            RESOURCE,
+            JwksSource::parse(&url).unwrap(),
+        ))
+        .await
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("could not be loaded"),
+            "{status}: {e}"
+        );
+    }
 }
 
 #[test]

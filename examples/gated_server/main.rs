@@ -682,6 +682,8 @@ async fn serve_http(
     eprintln!("gated_server: listening on http://{local}/mcp");
     loop {
         let (stream, remote) = listener.accept().await.map_err(|e| e.to_string())?;
+        // Small JSON-RPC messages and SSE events: no Nagle delay.
+        let _ = stream.set_nodelay(true);
         let service = service.clone();
         tokio::spawn(async move {
             let handle = hyper::service::service_fn(

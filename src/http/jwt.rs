@@ -1,6 +1,6 @@
 //! JWT access tokens checked against the issuer's JSON Web Key Set.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
@@ -11,6 +11,7 @@ use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, P
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use mcpguard_policy::Principal;
 use serde_json::{Map, Value};
+use sha2::{Digest as _, Sha256};
 
 use super::token::{
     BearerToken, TokenError, TokenErrorKind, TokenVerifier, VerifiedToken, VerifyFuture,
@@ -149,6 +150,7 @@ pub struct JwtConfig {
     scope_claims: Vec<String>,
     refresh_interval: Duration,
     max_age: Duration,
+    remember: Duration,
 }
 
 impl JwtConfig {
@@ -172,7 +174,21 @@ impl JwtConfig {
             scope_claims: vec!["scope".to_owned(), "scp".to_owned()],
             refresh_interval: Duration::from_secs(60),
             max_age: Duration::from_secs(3600),
+            remember: Duration::from_secs(60),
         }
+    }
+
+    /// How long a token found genuine is remembered (default a minute; zero:
+    /// never), so that a client's next requests with the same token skip the
+    /// signature check. Remembered by a SHA-256 digest of the token, never the
+    /// token; never past its `exp` (with the leeway); at most 10,000 tokens. A
+    /// key withdrawn from the set stops verifying tokens when the set is read
+    /// again ([`JwtConfig::max_age`], or a token naming an unknown key), and a
+    /// token remembered before then stays accepted for this long at most.
+    #[must_use]
+    pub fn remember_verified(mut self, duration: Duration) -> Self {
+        self.remember = duration;
+        self
     }
 
     /// The algorithms a token may be signed with (never an HMAC one: building
@@ -277,7 +293,12 @@ pub struct JwtVerifier {
     last_read: Mutex<Instant>,
     /// One re-read at a time.
     reading: tokio::sync::Mutex<()>,
+    /// Tokens found genuine: by digest, with when they were checked.
+    verified: Mutex<HashMap<[u8; 32], (VerifiedToken, Instant)>>,
 }
+
+/// The most tokens remembered as verified.
+const REMEMBERED: usize = 10_000;
 
 impl fmt::Debug for JwtVerifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -329,6 +350,7 @@ impl JwtVerifier {
             keys: RwLock::new(Arc::new(keys)),
             last_read: Mutex::new(Instant::now()),
             reading: tokio::sync::Mutex::new(()),
+            verified: Mutex::new(HashMap::new()),
         })
     }
 
@@ -375,7 +397,50 @@ impl JwtVerifier {
         }
     }
 
+    /// A remembered verification of this token, if it is still current.
+    fn remembered(&self, digest: &[u8; 32]) -> Option<VerifiedToken> {
+        let now = unix_now();
+        let mut verified = self.verified.lock().ok()?;
+        let (token, at) = verified.get(digest)?;
+        let current = at.elapsed() < self.config.remember
+            && token
+                .expires_at
+                .is_some_and(|exp| now < exp.saturating_add(self.config.leeway.as_secs()));
+        if current {
+            return Some(token.clone());
+        }
+        verified.remove(digest);
+        None
+    }
+
+    fn remember(&self, digest: [u8; 32], token: &VerifiedToken) {
+        if self.config.remember.is_zero() {
+            return;
+        }
+        let Ok(mut verified) = self.verified.lock() else {
+            return;
+        };
+        if verified.len() >= REMEMBERED {
+            let remember = self.config.remember;
+            verified.retain(|_, (_, at)| at.elapsed() < remember);
+            if verified.len() >= REMEMBERED {
+                verified.clear();
+            }
+        }
+        verified.insert(digest, (token.clone(), Instant::now()));
+    }
+
     async fn check(&self, token: &BearerToken) -> Result<VerifiedToken, TokenError> {
+        let digest: [u8; 32] = Sha256::digest(token.expose().as_bytes()).into();
+        if let Some(known) = self.remembered(&digest) {
+            return Ok(known);
+        }
+        let verified = self.check_signed(token).await?;
+        self.remember(digest, &verified);
+        Ok(verified)
+    }
+
+    async fn check_signed(&self, token: &BearerToken) -> Result<VerifiedToken, TokenError> {
         let text = token.expose();
         if text.len() > MAX_TOKEN_LEN {
             return Err(TokenError::new(
@@ -488,6 +553,13 @@ impl TokenVerifier for JwtVerifier {
     fn verify<'a>(&'a self, token: &'a BearerToken) -> VerifyFuture<'a> {
         Box::pin(self.check(token))
     }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
 }
 
 fn is_hmac(alg: Algorithm) -> bool {

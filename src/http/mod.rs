@@ -25,9 +25,10 @@
 //!   `Authorization` header is removed before the request goes on: no tool,
 //!   handler or upstream ever sees the token (no token passthrough).
 //! - **Sessions**: a `mcp-session-id` (MCP before 2026-07-28) is bound to the
-//!   principal that created it, in the gate's session store (shared by
-//!   replicas); the same id presented by another principal is refused with
-//!   `404`, as an unknown session would be.
+//!   principal whose request opened it (when the response carrying it goes
+//!   out), in the gate's session store (shared by replicas); the same id
+//!   presented by another principal, or an id no response opened, is refused
+//!   with `404`, as an unknown session is. A made-up id records nothing.
 //! - **Every refusal is audited** through the gate ([`Gate::refuse_request`]):
 //!   who (the token's subject when it was genuine), why, from where
 //!   ([`RemoteAddr`]), never the token.
@@ -46,7 +47,7 @@
 //! };
 //! # #[derive(Clone)] struct MyServer;
 //! # impl rmcp::ServerHandler for MyServer {}
-//! # let inventory: mcpguard::Inventory = todo!();
+//! let inventory = mcpguard::Inventory::load("mcp-inventory.toml")?;
 //! let gate = Arc::new(Gate::builder().inventory(inventory).policies(PolicySource::baseline()).build()?);
 //! let audience = "https://mcp.example.com/mcp";
 //! let jwks = JwksSource::parse("https://id.example.com/.well-known/jwks.json")?;
@@ -390,6 +391,8 @@ enum Refusal {
     Scope(Vec<String>),
     /// A session id bound to another principal.
     ForeignSession,
+    /// A session id no response of this deployment opened.
+    UnknownSession,
     /// The session store could not answer.
     Store(String),
 }
@@ -484,10 +487,15 @@ impl Shared {
         if !missing.is_empty() {
             return Err((Refusal::Scope(missing), subject));
         }
+        // A session id is accepted only from the principal it was opened for
+        // (bound when the response that opened it went out): another principal's,
+        // or one this deployment never opened, is refused as unknown. Nothing is
+        // recorded for an id a request makes up.
         if let Some(id) = session {
-            match self.gate.claim_session(id, &verified.principal) {
-                Ok(true) => {}
-                Ok(false) => return Err((Refusal::ForeignSession, subject)),
+            match self.gate.session_owner(id) {
+                Ok(Some(owner)) if owner == verified.principal.id() => {}
+                Ok(Some(_)) => return Err((Refusal::ForeignSession, subject)),
+                Ok(None) => return Err((Refusal::UnknownSession, subject)),
                 Err(e) => return Err((Refusal::Store(e.to_string()), subject)),
             }
         }
@@ -546,6 +554,11 @@ impl Shared {
                 StatusCode::NOT_FOUND,
                 None,
                 "the session id belongs to another principal".to_owned(),
+            ),
+            Refusal::UnknownSession => (
+                StatusCode::NOT_FOUND,
+                None,
+                "the session id is not one this server opened (or it expired)".to_owned(),
             ),
             Refusal::Store(e) => (
                 StatusCode::SERVICE_UNAVAILABLE,

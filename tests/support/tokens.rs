@@ -6,6 +6,7 @@
     dead_code,
     clippy::unwrap_used,
     clippy::expect_used,
+    clippy::indexing_slicing,
     reason = "a test helper: each test uses part of it, and fails loudly"
 )]
 

@@ -433,6 +433,16 @@ impl Gate {
         self.sessions.claim(handle, principal.id())
     }
 
+    /// The principal a transport session handle is bound to
+    /// ([`Gate::claim_session`]), if any.
+    ///
+    /// # Errors
+    ///
+    /// The session store could not answer; refuse the request.
+    pub fn session_owner(&self, handle: &str) -> Result<Option<String>, StoreError> {
+        self.sessions.owner(handle)
+    }
+
     /// Whether `principal` may see a tool in `tools/list`: decided by `list_tools`
     /// policies, apart from `call_tool`, so a condition on arguments never hides a
     /// tool.

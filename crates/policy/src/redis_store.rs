@@ -252,6 +252,15 @@ impl RedisSessionStore {
         self.pool.key("session", &digest)
     }
 
+    /// The key of a transport session handle's owner.
+    fn owner_key(&self, handle: &str) -> String {
+        let digest: String = Sha256::digest(handle.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        self.pool.key("owner", &digest)
+    }
+
     fn ttl_secs(&self) -> i64 {
         i64::try_from(self.pool.config.session_ttl.as_secs()).unwrap_or(i64::MAX)
     }
@@ -305,11 +314,7 @@ impl SessionStore for RedisSessionStore {
     }
 
     fn claim(&self, handle: &str, principal: &str) -> Result<bool, StoreError> {
-        let digest: String = Sha256::digest(handle.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        let k = self.pool.key("owner", &digest);
+        let k = self.owner_key(handle);
         let ttl = self.ttl_secs();
         let (set, owner): (Option<String>, Option<String>) =
             self.pool.run("binding a session", |c| {
@@ -333,6 +338,22 @@ impl SessionStore for RedisSessionStore {
             })?;
         drop(set);
         Ok(owner.as_deref() == Some(principal))
+    }
+
+    fn owner(&self, handle: &str) -> Result<Option<String>, StoreError> {
+        let k = self.owner_key(handle);
+        let ttl = self.ttl_secs();
+        let (owner,): (Option<String>,) = self.pool.run("reading a session's owner", |c| {
+            redis::pipe()
+                .cmd("GET")
+                .arg(&k)
+                .cmd("EXPIRE")
+                .arg(&k)
+                .arg(ttl)
+                .ignore()
+                .query(c)
+        })?;
+        Ok(owner)
     }
 }
 

@@ -83,6 +83,14 @@ pub trait SessionStore: Send + Sync + fmt::Debug {
     ///
     /// The store could not answer; the request is then refused.
     fn claim(&self, handle: &str, principal: &str) -> Result<bool, StoreError>;
+
+    /// The principal a transport session handle is bound to, if any (and, like
+    /// [`SessionStore::load`], the binding's expiry pushed out).
+    ///
+    /// # Errors
+    ///
+    /// The store could not answer; the request is then refused.
+    fn owner(&self, handle: &str) -> Result<Option<String>, StoreError>;
 }
 
 /// Sessions in this process's memory, at most `capacity` of them. When full, a
@@ -195,6 +203,14 @@ impl SessionStore for MemorySessionStore {
         }
         owners.insert(handle.to_owned(), principal.to_owned());
         Ok(true)
+    }
+
+    fn owner(&self, handle: &str) -> Result<Option<String>, StoreError> {
+        let owners = self
+            .owners
+            .lock()
+            .map_err(|_| StoreError::new("the session owner map is poisoned"))?;
+        Ok(owners.get(handle).cloned())
     }
 }
 
@@ -476,6 +492,8 @@ mod tests {
         // Full: a new handle is refused, the bound ones keep their owners.
         assert!(store.claim("s3", "cy").is_err());
         assert!(!store.claim("s2", "ana").unwrap());
+        assert_eq!(store.owner("s1").unwrap().as_deref(), Some("ana"));
+        assert_eq!(store.owner("s9").unwrap(), None);
     }
 
     #[test]

@@ -476,6 +476,9 @@ impl SessionStore for BrokenStore {
     fn claim(&self, _: &str, _: &str) -> Result<bool, StoreError> {
         Err(StoreError::new("connection refused"))
     }
+    fn owner(&self, _: &str) -> Result<Option<String>, StoreError> {
+        Err(StoreError::new("connection refused"))
+    }
 }
 
 #[test]

@@ -365,6 +365,9 @@ impl SessionStore for ForgetfulStore {
     fn claim(&self, _: &str, _: &str) -> Result<bool, StoreError> {
         Err(StoreError::new("read-only replica"))
     }
+    fn owner(&self, _: &str) -> Result<Option<String>, StoreError> {
+        Err(StoreError::new("read-only replica"))
+    }
 }
 
 #[test]

@@ -30,6 +30,10 @@ impl SessionStore for Counting {
     fn claim(&self, handle: &str, principal: &str) -> Result<bool, StoreError> {
         self.inner.claim(handle, principal)
     }
+
+    fn owner(&self, handle: &str) -> Result<Option<String>, StoreError> {
+        self.inner.owner(handle)
+    }
 }
 
 fn gate(store: Arc<Counting>) -> Gate {

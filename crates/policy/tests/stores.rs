@@ -100,6 +100,8 @@ fn session_suite(store: &dyn SessionStore) {
     );
     assert!(store.claim("mcp-2", "bo").unwrap());
     assert!(!store.claim("mcp-2", "ana").unwrap());
+    assert_eq!(store.owner("mcp-1").unwrap().as_deref(), Some("ana"));
+    assert_eq!(store.owner("mcp-9").unwrap(), None, "never claimed");
 }
 
 fn grant(gate: &Gate, n: u64) -> mcpguard_policy::ApprovalGrant {
