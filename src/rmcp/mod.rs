@@ -325,7 +325,9 @@ impl<H: Handler> Guarded<H> {
         session: String,
         codec: RequestStateCodec,
     ) -> Self {
-        if !gate.audits() {
+        // Once per process: over HTTP a `Guarded` is built per request.
+        static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        if !gate.audits() && !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
             // Said where a stdio server's operator reads it: with no `tracing`
             // subscriber, the default sink keeps nothing.
             #[expect(
