@@ -410,11 +410,14 @@ impl Shared {
         if path == self.metadata_path || path == METADATA_PATH {
             return Ok(self.metadata_response(request.method()));
         }
-        let session = request
-            .headers()
-            .get(SESSION_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .map(ToOwned::to_owned);
+        let session = match session_id(request.headers()) {
+            Ok(session) => session,
+            Err(refusal) => {
+                let remote = request.extensions().get::<RemoteAddr>().copied();
+                let endpoint = request.uri().path().to_owned();
+                return Ok(self.refuse(&refusal, None, None, &endpoint, remote));
+            }
+        };
         let verified = match self.admit(request.headers(), session.as_deref()).await {
             Ok(verified) => verified,
             Err((refusal, actor)) => {
@@ -634,6 +637,28 @@ fn is_scope(scope: &str) -> bool {
             .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
 }
 
+/// The request's one `mcp-session-id`, if it has one: two, or one that is not
+/// visible ASCII, is a bad request (which one would the server behind use?).
+fn session_id(headers: &HeaderMap) -> Result<Option<String>, Refusal> {
+    let mut values = headers.get_all(SESSION_HEADER).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(Refusal::BadRequest(
+            "the request has more than one mcp-session-id header",
+        ));
+    }
+    match value.to_str() {
+        Ok(id) if !id.is_empty() && id.bytes().all(|b| b.is_ascii_graphic()) => {
+            Ok(Some(id.to_owned()))
+        }
+        _ => Err(Refusal::BadRequest(
+            "the mcp-session-id header is not a session id (visible ASCII)",
+        )),
+    }
+}
+
 /// The one bearer token of a request. Tokens in a query string are not looked
 /// for (OAuth 2.1 forbids them).
 fn bearer(headers: &HeaderMap) -> Result<BearerToken, Refusal> {
@@ -768,6 +793,26 @@ mod tests {
             with(&["Bearer a", "Bearer b"]),
             Err(Refusal::BadRequest(_))
         ));
+    }
+
+    #[test]
+    fn a_session_id_is_one_visible_ascii_header() {
+        let with = |values: &[&[u8]]| {
+            let mut h = HeaderMap::new();
+            for v in values {
+                h.append(SESSION_HEADER, HeaderValue::from_bytes(v).unwrap());
+            }
+            session_id(&h)
+        };
+        assert_eq!(with(&[]).ok().unwrap(), None);
+        assert_eq!(
+            with(&[b"abc-123"]).ok().unwrap().as_deref(),
+            Some("abc-123")
+        );
+        assert!(matches!(with(&[b"a", b"b"]), Err(Refusal::BadRequest(_))));
+        assert!(matches!(with(&[b"a b"]), Err(Refusal::BadRequest(_))));
+        assert!(matches!(with(&[b"caf\xe9"]), Err(Refusal::BadRequest(_))));
+        assert!(matches!(with(&[b""]), Err(Refusal::BadRequest(_))));
     }
 
     #[test]
