@@ -20,7 +20,7 @@
 //!   the bare well-known path, naming the resource, its authorization servers
 //!   and scopes. No token is needed for it.
 //! - **A verified token** becomes a [`Principal`](mcpguard_policy::Principal) (id and groups from claims
-//!   you name) in the request's extensions, where [`crate::rmcp::Guarded`] looks
+//!   you name) in the request's extensions, where `mcpguard::rmcp::Guarded` looks
 //!   for it, with the [`VerifiedToken`] (scopes, issuer, client) beside it. The
 //!   `Authorization` header is removed before the request goes on: no tool,
 //!   handler or upstream ever sees the token (no token passthrough).
@@ -37,6 +37,7 @@
 //! tokens against the issuer's JWKS, from a file or a URL, cached).
 //!
 //! ```no_run
+//! # #[cfg(feature = "rmcp")] mod doc {
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
 //! use mcpguard::http::{JwksSource, JwtConfig, JwtVerifier, ResourceServer};
@@ -65,6 +66,7 @@
 //! );
 //! let service = tower_layer::Layer::layer(&auth, mcp);
 //! # drop(service); Ok(()) }
+//! # }
 //! ```
 
 use std::fmt;
