@@ -8,27 +8,16 @@
 )]
 
 use std::path::PathBuf;
-
-#[path = "../crates/redact/tests/support/mod.rs"]
-mod support;
 use std::process::{Command, Output};
 
-/// The path of an example binary built beside this test.
+#[path = "support/bins.rs"]
+mod bins;
+#[path = "../crates/redact/tests/support/mod.rs"]
+mod support;
+
+/// An example binary built beside this test, run from the repository root.
 fn example(name: &str) -> Command {
-    let mut dir = std::env::current_exe().unwrap();
-    dir.pop(); // the test binary
-    if dir.ends_with("deps") {
-        dir.pop();
-    }
-    let path = dir
-        .join("examples")
-        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.exists(),
-        "{} is not built; run through `cargo test`",
-        path.display()
-    );
-    let mut cmd = Command::new(path);
+    let mut cmd = Command::new(bins::example_binary(name));
     cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
     cmd
 }

@@ -15,6 +15,8 @@
     reason = "test helpers fail loudly"
 )]
 
+#[path = "support/bins.rs"]
+mod bins;
 #[path = "../crates/policy/tests/support/redis_server.rs"]
 #[allow(
     dead_code,
@@ -26,11 +28,12 @@ mod tokens;
 
 use std::io::{BufRead as _, BufReader};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use bins::{cli_binary, example_binary, output_within, python};
 use mcpguard::policy::{AuditKey, ChainHead, verify_chain_with_head};
 use redis_server::RedisServer;
 use serde_json::{Value, json};
@@ -39,43 +42,6 @@ use tokens::Issuer;
 const AUDIT_KEY: &str = "1f2e3d4c5b6a79888796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
 const APPROVAL_KEY: &str = "the-approval-key-of-this-test-deployment-0123456789abcdef";
 const ISSUER: &str = "https://id.example.test";
-
-fn example_binary(name: &str) -> PathBuf {
-    let mut dir = std::env::current_exe().unwrap();
-    dir.pop();
-    if dir.ends_with("deps") {
-        dir.pop();
-    }
-    let path = dir
-        .join("examples")
-        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.exists(),
-        "{} is not built; run through `cargo test`",
-        path.display()
-    );
-    path
-}
-
-/// The `mcpguard` command, built beside the tests by `cargo test --workspace`.
-fn cli_binary() -> PathBuf {
-    let mut dir = std::env::current_exe().unwrap();
-    dir.pop();
-    if dir.ends_with("deps") {
-        dir.pop();
-    }
-    let path = dir.join(format!("mcpguard{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.exists(),
-        "{} is not built; run through `cargo test --workspace`",
-        path.display()
-    );
-    path
-}
-
-fn python() -> String {
-    std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned())
-}
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -217,7 +183,7 @@ fn two_replicas_behind_oauth_serve_one_deployment() {
     );
     let bo = issuer.token("bo@example.test", &audience);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/http_client.py");
-    let mut child = Command::new(python())
+    let child = Command::new(python())
         .env("ANA_TOKEN", &ana)
         .env("BO_TOKEN", &bo)
         .env("ISSUER", ISSUER)
@@ -231,15 +197,7 @@ fn two_replicas_behind_oauth_serve_one_deployment() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let out = child.wait_with_output().unwrap();
+    let out = output_within(child, Duration::from_secs(300));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

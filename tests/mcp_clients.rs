@@ -13,35 +13,18 @@
     reason = "test helpers fail loudly"
 )]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use bins::{example_binary, output_within, python};
 use mcpguard::policy::{AuditKey, ChainHead, verify_chain_with_head};
+
+#[path = "support/bins.rs"]
+mod bins;
 
 /// The audit key the servers of this test sign with (hex, 32 bytes).
 const AUDIT_KEY: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
-
-fn example_binary(name: &str) -> PathBuf {
-    let mut dir = std::env::current_exe().unwrap();
-    dir.pop();
-    if dir.ends_with("deps") {
-        dir.pop();
-    }
-    let path = dir
-        .join("examples")
-        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.exists(),
-        "{} is not built; run through `cargo test`",
-        path.display()
-    );
-    path
-}
-
-fn python() -> String {
-    std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned())
-}
 
 #[test]
 fn the_python_sdk_drives_the_gated_server() {
@@ -64,7 +47,7 @@ fn the_python_sdk_drives_the_gated_server() {
     ));
     std::fs::create_dir_all(&work).unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/gated_server_client.py");
-    let mut child = Command::new(python())
+    let child = Command::new(python())
         .env("MCPGUARD_AUDIT_KEY", AUDIT_KEY)
         .arg(&script)
         .arg(example_binary("gated_server"))
@@ -73,16 +56,7 @@ fn the_python_sdk_drives_the_gated_server() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // A hung protocol exchange fails the test instead of hanging CI.
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let out = child.wait_with_output().unwrap();
+    let out = output_within(child, Duration::from_secs(300));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
