@@ -440,6 +440,17 @@ impl ApprovalStore for RedisApprovalStore {
         }
         let ttl = review.expires_at().saturating_sub(now()).max(1);
         let index = self.pool.key("review-for", review.digest());
+        // The review first, then the call's index to it: a failure between the
+        // two leaves at most an unindexed review, which expires, never an index
+        // to nothing, which would keep the call from opening one.
+        self.pool.run("recording a review", |c| {
+            redis::cmd("SET")
+                .arg(&key)
+                .arg(&value)
+                .arg("EX")
+                .arg(ttl)
+                .query::<()>(c)
+        })?;
         let claimed: Option<String> = self.pool.run("recording a review", |c| {
             redis::cmd("SET")
                 .arg(&index)
@@ -450,16 +461,12 @@ impl ApprovalStore for RedisApprovalStore {
                 .query(c)
         })?;
         if claimed.is_none() {
+            // Another replica indexed its review of this call first.
+            self.pool.run("recording a review", |c| {
+                redis::cmd("DEL").arg(&key).query::<()>(c)
+            })?;
             return Ok(false);
         }
-        self.pool.run("recording a review", |c| {
-            redis::cmd("SET")
-                .arg(&key)
-                .arg(&value)
-                .arg("EX")
-                .arg(ttl)
-                .query::<()>(c)
-        })?;
         Ok(true)
     }
 
