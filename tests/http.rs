@@ -11,6 +11,8 @@
     reason = "tests fail loudly"
 )]
 
+#[path = "support/bins.rs"]
+mod bins;
 #[path = "support/tokens.rs"]
 mod tokens;
 
@@ -93,16 +95,7 @@ impl Drop for TempDir {
 }
 
 fn temp_dir() -> TempDir {
-    let dir = std::env::temp_dir().join(format!(
-        "mcpguard-http-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    TempDir(dir)
+    TempDir(bins::scratch_dir("mcpguard-http"))
 }
 
 fn gate(sink: Arc<MemorySink>) -> Arc<Gate> {

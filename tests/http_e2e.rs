@@ -33,7 +33,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use bins::{cli_binary, example_binary, output_within, python};
+use bins::{cli_binary, example_binary, output_within, python, require_python_sdk, scratch_dir};
 use mcpguard::policy::{AuditKey, ChainHead, verify_chain_with_head};
 use redis_server::RedisServer;
 use serde_json::{Value, json};
@@ -145,24 +145,8 @@ fn post(
 
 #[test]
 fn two_replicas_behind_oauth_serve_one_deployment() {
-    let have_sdk = Command::new(python())
-        .args(["-c", "import mcp, mcp_types, httpx2"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        have_sdk,
-        "this test needs Python 3 with the MCP SDK: pip install -r tests/e2e/requirements.txt"
-    );
-    let work = std::env::temp_dir().join(format!(
-        "mcpguard-http-e2e-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    std::fs::create_dir_all(&work).unwrap();
+    require_python_sdk();
+    let work = scratch_dir("mcpguard-http-e2e");
     let redis = RedisServer::start();
     let issuer = Issuer::new(ISSUER, "test-key");
     let jwks = work.join("jwks.json");

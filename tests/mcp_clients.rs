@@ -17,7 +17,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use bins::{example_binary, output_within, python};
+use bins::{example_binary, output_within, python, require_python_sdk, scratch_dir};
 use mcpguard::policy::{AuditKey, ChainHead, verify_chain_with_head};
 
 #[path = "support/bins.rs"]
@@ -28,24 +28,8 @@ const AUDIT_KEY: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b
 
 #[test]
 fn the_python_sdk_drives_the_gated_server() {
-    let have_sdk = Command::new(python())
-        .args(["-c", "import mcp, mcp_types"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        have_sdk,
-        "this test needs Python 3 with the MCP SDK: pip install -r tests/e2e/requirements.txt"
-    );
-    let work = std::env::temp_dir().join(format!(
-        "mcpguard-e2e-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    std::fs::create_dir_all(&work).unwrap();
+    require_python_sdk();
+    let work = scratch_dir("mcpguard-e2e");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/gated_server_client.py");
     let child = Command::new(python())
         .env("MCPGUARD_AUDIT_KEY", AUDIT_KEY)

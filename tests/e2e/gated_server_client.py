@@ -12,15 +12,14 @@ failure. The audit chains themselves are verified by the Rust test that runs thi
 from __future__ import annotations
 
 import asyncio
-import http.server
 import json
 import os
 import pathlib
 import sys
-import threading
 from typing import Any
 
 import mcp_types as types
+from e2e_common import Checks, serve_page
 from mcp import Client, StdioServerParameters
 
 # A GitHub token shape (fake value) in a workspace file, and a password in a secret.
@@ -34,29 +33,7 @@ HOSTILE_PAGE = (
     "</body></html>"
 )
 
-CHECKS = 0
-
-
-def check(condition: bool, what: str, detail: Any = "") -> None:
-    global CHECKS
-    if not condition:
-        print(f"FAIL: {what}\n  {detail}", flush=True)
-        sys.exit(1)
-    CHECKS += 1
-    print(f"ok: {what}", flush=True)
-
-
-class Page(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
-        body = HOSTILE_PAGE.encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+check = Checks()
 
 
 def text_of(result: types.CallToolResult) -> str:
@@ -366,9 +343,7 @@ async def main() -> None:
     (root / "peek").symlink_to(secrets / "db_password")
     (root / "secretdir").symlink_to(secrets)
 
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    page = f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd, page = serve_page(HOSTILE_PAGE)
 
     audits = [
         work / "team.audit.jsonl",
@@ -382,7 +357,7 @@ async def main() -> None:
     calls += await modern_no_elicitation_session(binary, root, audits[3])
     check_audit(audits, calls)
     httpd.shutdown()
-    print(f"all {CHECKS} checks passed", flush=True)
+    print(f"all {check.count} checks passed", flush=True)
 
 
 if __name__ == "__main__":

@@ -19,17 +19,16 @@ test that runs this.
 from __future__ import annotations
 
 import asyncio
-import http.server
 import json
 import os
 import pathlib
 import subprocess
 import sys
-import threading
 from typing import Any
 
 import httpx2
 import mcp_types as types
+from e2e_common import Checks, serve_page
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
@@ -41,29 +40,7 @@ HOSTILE_PAGE = (
 DB_PASSWORD = "s3cr3t-Db-P4ssw0rd-for-http-tests"
 YES = {"io.mcpguard/approval": {"action": "accept", "content": {"approve": True}}}
 
-CHECKS = 0
-
-
-def check(condition: bool, what: str, detail: Any = "") -> None:
-    global CHECKS
-    if not condition:
-        print(f"FAIL: {what}\n  {detail}", flush=True)
-        sys.exit(1)
-    CHECKS += 1
-    print(f"ok: {what}", flush=True)
-
-
-class Page(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
-        body = HOSTILE_PAGE.encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+check = Checks()
 
 
 class RoundRobin(httpx2.AsyncBaseTransport):
@@ -292,15 +269,14 @@ async def main() -> None:
     (secrets / "db_password").write_text(DB_PASSWORD)
     ports = [httpx2.URL(url_a).port, httpx2.URL(url_b).port]
 
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    page = f"http://127.0.0.1:{httpd.server_address[1]}/release-notes"
+    httpd, page = serve_page(HOSTILE_PAGE)
+    page += "release-notes"
 
     await resource_server(url_a)
     await tools(url_a, ports, root, page)
     await four_eyes(url_a, ports, root)
     httpd.shutdown()
-    print(f"all {CHECKS} checks passed", flush=True)
+    print(f"all {check.count} checks passed", flush=True)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@
 )]
 
 use std::path::PathBuf;
-use std::process::{Child, Output};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// A binary of the build directory this test binary lives in (`deps/..`).
@@ -57,4 +57,31 @@ pub(crate) fn output_within(mut child: Child, limit: Duration) -> Output {
         std::thread::sleep(Duration::from_millis(100));
     }
     child.wait_with_output().unwrap()
+}
+
+/// Fails the test, saying how to install it, unless Python has the MCP SDK.
+pub(crate) fn require_python_sdk() {
+    let have_sdk = Command::new(python())
+        .args(["-c", "import mcp, mcp_types, httpx2"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        have_sdk,
+        "this test needs Python 3 with the MCP SDK: pip install -r tests/e2e/requirements.txt"
+    );
+}
+
+/// A fresh scratch directory, named for this process and moment.
+pub(crate) fn scratch_dir(prefix: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
