@@ -684,11 +684,46 @@ impl Gate {
         endpoint: &str,
         reason: impl Into<String>,
     ) -> Decision {
+        self.refuse_method("http", server, actor, session, endpoint, &reason.into())
+    }
+
+    /// Records that a server's tool is withheld from `tools/list` — not in the
+    /// inventory, its definition changed since it was pinned, or poisoned — as
+    /// a denied event: `mcp.method.name` is `tools/list`, the actor the
+    /// principal the listing is for (`mcpguard proxy` audits once per
+    /// definition it withholds, for the principal it serves), the reason says
+    /// why and what would accept the tool. Every text is redacted.
+    pub fn refuse_listing(
+        &self,
+        server: &str,
+        actor: &str,
+        tool: &str,
+        reason: impl Into<String>,
+    ) -> Decision {
+        self.refuse_method(
+            "tools/list",
+            server,
+            Some(actor),
+            None,
+            tool,
+            &reason.into(),
+        )
+    }
+
+    fn refuse_method(
+        &self,
+        method: &'static str,
+        server: &str,
+        actor: Option<&str>,
+        session: Option<&str>,
+        subject: &str,
+        reason: &str,
+    ) -> Decision {
         let redact = |s: &str| self.redactor.redact(s).into_owned();
-        let reason = reason.into();
-        let decision = Decision::deny(self.redactor.redact(&reason));
+        let decision = Decision::deny(self.redactor.redact(reason));
+        let endpoint = subject;
         let refused = RedactedCall {
-            method: "http",
+            method,
             actor: actor.map_or_else(|| "unverified".to_owned(), redact),
             session: session.map(redact),
             server: redact(server),

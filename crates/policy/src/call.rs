@@ -106,13 +106,10 @@ impl ToolCall {
         self.action
     }
 
-    /// The MCP method: `tools/call`, `resources/read` or `prompts/get`.
+    /// The MCP method: `tools/call`, or that of the server action
+    /// ([`ServerAction::method`]).
     pub fn method(&self) -> &'static str {
-        match self.action {
-            None => "tools/call",
-            Some(ServerAction::ReadResource) => "resources/read",
-            Some(ServerAction::GetPrompt) => "prompts/get",
-        }
+        self.action.map_or("tools/call", ServerAction::method)
     }
 
     /// Sets the arguments (a JSON object, as in `params.arguments`).
@@ -279,23 +276,30 @@ impl<'de> serde::Deserialize<'de> for ToolCall {
         };
         groups.extend(form.groups);
         let principal = Principal { id, groups };
-        let mut call = match form.method.as_deref() {
-            None | Some("tools/call") => Self::new(principal, form.server, form.tool),
-            Some("resources/read") => Self::server_action(
-                principal,
-                form.server,
-                ServerAction::ReadResource,
-                form.tool,
+        let action = match form.method.as_deref() {
+            None | Some("tools/call") => None,
+            Some(method) => Some(
+                [
+                    ServerAction::ReadResource,
+                    ServerAction::GetPrompt,
+                    ServerAction::CreateMessage,
+                    ServerAction::Elicit,
+                    ServerAction::ListRoots,
+                ]
+                .into_iter()
+                .find(|a| a.method() == method)
+                .ok_or_else(|| {
+                    D::Error::custom(format!(
+                        "unknown method `{}`: expected `tools/call`, `resources/read`, `prompts/get`, \
+                         `sampling/createMessage`, `elicitation/create` or `roots/list`",
+                        method.escape_debug()
+                    ))
+                })?,
             ),
-            Some("prompts/get") => {
-                Self::server_action(principal, form.server, ServerAction::GetPrompt, form.tool)
-            }
-            Some(other) => {
-                return Err(D::Error::custom(format!(
-                    "unknown method `{}`: expected `tools/call`, `resources/read` or `prompts/get`",
-                    other.escape_debug()
-                )));
-            }
+        };
+        let mut call = match action {
+            None => Self::new(principal, form.server, form.tool),
+            Some(action) => Self::server_action(principal, form.server, action, form.tool),
         };
         if let Some(arguments) = form.arguments {
             call = call.arguments(arguments);

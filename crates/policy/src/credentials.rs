@@ -83,6 +83,20 @@ impl Credentials {
         }
     }
 
+    /// The credentials of `inventory`'s servers in `tier`, registering what
+    /// they resolve to with `redactor` (and so with every clone of it): for a
+    /// process that must resolve a credential before its gate exists, such as
+    /// `mcpguard proxy`, which starts its upstream with them and then builds
+    /// the gate with the same redactor.
+    pub fn of(inventory: &mcpguard_core::Inventory, tier: Tier, redactor: Redactor) -> Self {
+        let sources = inventory
+            .servers()
+            .iter()
+            .map(|s| (s.id.to_string(), s.credentials.clone()))
+            .collect();
+        Self::new(sources, tier, redactor)
+    }
+
     /// Resolves credential `name` of `server` (`default` for a server written
     /// with the single `credential = ...` form), if the inventory allows it in
     /// the gate's tier, and registers the value with the gate's redactor.

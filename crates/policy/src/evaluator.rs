@@ -208,6 +208,9 @@ impl Evaluator {
         let action = match action {
             ServerAction::ReadResource => &self.model.actions.read_resource,
             ServerAction::GetPrompt => &self.model.actions.get_prompt,
+            ServerAction::CreateMessage => &self.model.actions.sample,
+            ServerAction::Elicit => &self.model.actions.elicit,
+            ServerAction::ListRoots => &self.model.actions.list_roots,
         };
         let target = Target {
             action,
@@ -298,7 +301,10 @@ impl Evaluator {
     /// when it is third-party or has a tool with untrusted output), private data
     /// seen for confidential-or-above data. Nothing for what the model lacks.
     pub(crate) fn session_marks(&self, call: &ToolCall) -> SessionState {
-        if call.action().is_some() {
+        if let Some(action) = call.action() {
+            if !action.reads_server() {
+                return SessionState::new();
+            }
             return self
                 .model
                 .server_flags

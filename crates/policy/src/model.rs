@@ -322,6 +322,9 @@ pub(crate) struct Actions {
     pub(crate) list_tools: EntityUid,
     pub(crate) read_resource: EntityUid,
     pub(crate) get_prompt: EntityUid,
+    pub(crate) sample: EntityUid,
+    pub(crate) elicit: EntityUid,
+    pub(crate) list_roots: EntityUid,
 }
 
 pub(crate) struct ToolEntry {
@@ -427,6 +430,9 @@ impl Model {
             list_tools: uid(&action_type, "list_tools"),
             read_resource: uid(&action_type, "read_resource"),
             get_prompt: uid(&action_type, "get_prompt"),
+            sample: uid(&action_type, "sample"),
+            elicit: uid(&action_type, "elicit"),
+            list_roots: uid(&action_type, "list_roots"),
         };
 
         let mut servers = HashMap::new();
