@@ -150,6 +150,15 @@ pub(crate) fn write_canonical(out: &mut String, value: &Value) {
 }
 
 fn write_string(out: &mut String, s: &str) {
+    // JSON escapes only quotes, backslashes and control characters; most keys
+    // and values have none and are written as they are (as serde_json would).
+    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.reserve(s.len() + 2);
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     // Escaping a string into JSON cannot fail.
     out.push_str(&serde_json::to_string(s).unwrap_or_default());
 }

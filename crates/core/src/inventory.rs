@@ -12,6 +12,11 @@
 //! id = "github"
 //! owner = "platform-team"
 //! transport = "stdio"                       # stdio | streamable_http | sse
+//! # how `mcpguard proxy` starts it (stdio; no shell): the child's environment holds
+//! # PATH, HOME, the variables `env` names and the credentials the tier allows
+//! launch = { command = ["github-mcp-server", "stdio"], env = ["GITHUB_HOST"],
+//!            credential_env = { default = "GITHUB_PERSONAL_ACCESS_TOKEN" } }
+//! # or, for a streamable_http server: url = "https://mcp.example.com/mcp"
 //! data_classes = ["internal", "confidential"]
 //! credential = { env = "GITHUB_TOKEN" }     # or { vault = "vault://kv/github#token" },
 //!                                           # { file = "~/.config/gh/token" }, or "none"
@@ -114,6 +119,13 @@ pub struct ServerRecord {
     pub description: Option<String>,
     /// How clients reach it.
     pub transport: Transport,
+    /// How `mcpguard proxy` starts it, for a `stdio` server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub launch: Option<Launch>,
+    /// Where `mcpguard proxy` reaches it, for a `streamable_http` server: an
+    /// `https://` URL, or `http://` on a loopback address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
     /// Who wrote it and whether it was reviewed.
     pub provenance: Provenance,
     /// The credentials it holds, each by name, with where it comes from (never
@@ -405,6 +417,8 @@ impl ServerRecord {
             owner: Some(owner),
             description: None,
             transport,
+            launch: None,
+            url: None,
             provenance,
             credentials: Vec::new(),
             data_classes,
@@ -443,6 +457,49 @@ impl ServerRecord {
             .map(|t| (t, t.risk()))
             .max_by_key(|(_, r)| r.score())
     }
+}
+
+/// How `mcpguard proxy` starts a stdio server (`launch = { command = [...] }`).
+///
+/// The child's environment starts empty: it holds `PATH` and `HOME` from the
+/// proxy's, the variables `env` names, and the server's credentials that the
+/// tier allows — each under the variable `credential_env` names for it, or, for
+/// an `env` source, under that variable's own name. Never on the command line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Launch {
+    /// The program and its arguments (no shell).
+    pub command: Vec<String>,
+    /// Variables of the proxy's environment the child may see, besides `PATH`
+    /// and `HOME`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<String>,
+    /// For a credential (by its name, `default` for the single `credential =`
+    /// form), the variable the child reads it from.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub credential_env: std::collections::BTreeMap<String, String>,
+}
+
+impl Launch {
+    /// A command with no extra variables.
+    pub fn new(command: Vec<String>) -> Self {
+        Self {
+            command,
+            env: Vec::new(),
+            credential_env: std::collections::BTreeMap::new(),
+        }
+    }
+}
+
+/// Whether `name` can name an environment variable: ASCII letters, digits and
+/// `_`, not starting with a digit.
+pub fn is_env_var_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 /// How a client talks to the server.

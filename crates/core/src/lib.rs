@@ -7,6 +7,7 @@ mod fingerprint;
 mod inventory;
 mod launch;
 mod lint;
+mod live;
 mod load;
 mod names;
 mod report;
@@ -18,11 +19,12 @@ pub use error::{InventoryError, InventoryErrorKind, NameError, Position, Problem
 pub use fingerprint::{Fingerprint, FingerprintError, canonical_json};
 pub use inventory::{
     Credential, CredentialSource, DEFAULT_CREDENTIAL, DEFAULT_URL_SCHEMES, DestinationKind,
-    DestinationSpec, INVENTORY_VERSION, Inventory, Provenance, ReviewState, ServerRecord,
-    ThirdParty, ToolProfile, Transport,
+    DestinationSpec, INVENTORY_VERSION, Inventory, Launch, Provenance, ReviewState, ServerRecord,
+    ThirdParty, ToolProfile, Transport, is_env_var_name,
 };
 pub use launch::{Control, ControlFailure, Definitions, LaunchGate, LaunchReport, ToolRisk};
 pub use lint::{DEFAULT_MAX_TEXT, LintFinding, LintId, Linter, SecretFinder};
+pub use live::{LiveCheck, LivePins, Withheld};
 pub use names::{CredentialName, Owner, ServerId, ToolName};
 pub use report::{InventorySource, SourcePositions};
 pub use risk::{RiskLevel, RiskScore};

@@ -15,8 +15,8 @@ use crate::error::{
     InventoryError, InventoryErrorKind, Position, Problem, is_name_shaped, scrub_message,
 };
 use crate::inventory::{
-    Credential, CredentialSource, Format, INVENTORY_VERSION, ServerRecord, ToolProfile,
-    check_destination,
+    Credential, CredentialSource, Format, INVENTORY_VERSION, Launch, ServerRecord, ToolProfile,
+    Transport, check_destination, is_env_var_name,
 };
 use crate::names::{CredentialName, Owner, ServerId, ToolName};
 use crate::taxonomy::{ActionKind, DataClass, NetworkReach};
@@ -496,6 +496,8 @@ const SERVER_FIELDS: &[&str] = &[
     "owner",
     "description",
     "transport",
+    "launch",
+    "url",
     "provenance",
     "credential",
     "credential_tiers",
@@ -530,6 +532,8 @@ fn read_server(value: Value, at: &DocPath, problems: &mut Problems) -> Option<Se
         "transport",
         "add `transport = \"stdio\"`, `\"streamable_http\"` or `\"sse\"`",
     );
+    let launch: Option<Launch> = f.take("launch");
+    let url: Option<String> = f.take("url");
     let provenance = f.require(
         "provenance",
         "add `provenance = { kind = \"first_party\" }` or a third-party table with `vendor` and `source`",
@@ -598,6 +602,8 @@ fn read_server(value: Value, at: &DocPath, problems: &mut Problems) -> Option<Se
         owner,
         description,
         transport,
+        launch,
+        url,
         provenance,
         credentials,
         data_classes,
@@ -841,6 +847,7 @@ fn check_server(server: &mut ServerRecord, at: &DocPath, problems: &mut Problems
                 .to_owned(),
         );
     }
+    check_reach(server, at, problems);
     let mut credentials = HashSet::new();
     for (k, c) in server.credentials.iter().enumerate() {
         if !credentials.insert(&c.name) {
@@ -852,6 +859,95 @@ fn check_server(server: &mut ServerRecord, at: &DocPath, problems: &mut Problems
                 ),
             );
         }
+    }
+}
+
+/// `launch` and `url`: each with its transport, a command to run, variable
+/// names that are names, credentials that exist, a URL the proxy may dial.
+fn check_reach(server: &ServerRecord, at: &DocPath, problems: &mut Problems) {
+    if let Some(launch) = &server.launch {
+        let at = at.key("launch");
+        if server.transport != Transport::Stdio {
+            problems.invalid(
+                at.clone(),
+                "`launch` starts a stdio server; this one's transport is not `stdio` (give `url` instead)".to_owned(),
+            );
+        }
+        if launch.command.first().is_none_or(|p| p.trim().is_empty()) {
+            problems.invalid(
+                at.key("command"),
+                "`command` names the program and its arguments: `command = [\"npx\", \"-y\", \"@scope/server\"]`".to_owned(),
+            );
+        }
+        for (k, name) in launch.env.iter().enumerate() {
+            if !is_env_var_name(name) {
+                problems.invalid(
+                    at.key("env").index(k),
+                    "`env` lists variable names (`NODE_OPTIONS`), never values: credentials come from `credential`".to_owned(),
+                );
+            }
+        }
+        for (credential, var) in &launch.credential_env {
+            if !server
+                .credentials
+                .iter()
+                .any(|c| c.name.as_str() == credential)
+            {
+                problems.invalid(
+                    at.key("credential_env").key(credential),
+                    "`credential_env` maps a credential of this server (by name; `default` for `credential = ...`) to a variable; this server has no credential by that name".to_owned(),
+                );
+            }
+            if !is_env_var_name(var) {
+                problems.invalid(
+                    at.key("credential_env").key(credential),
+                    "the value is the name of the variable the server reads the credential from, such as `GITHUB_TOKEN`".to_owned(),
+                );
+            }
+        }
+    }
+    if let Some(url) = &server.url {
+        let at = at.key("url");
+        if server.transport != Transport::StreamableHttp {
+            problems.invalid(
+                at.clone(),
+                "`url` is where a `streamable_http` server listens; this one's transport is not `streamable_http`".to_owned(),
+            );
+        }
+        if let Err(why) = check_server_url(url) {
+            problems.invalid(at, why);
+        }
+    }
+    if server.launch.is_some() && server.url.is_some() {
+        problems.invalid(
+            at.clone(),
+            "give `launch` (a stdio server) or `url` (a streamable HTTP server), not both"
+                .to_owned(),
+        );
+    }
+}
+
+/// An `https://` URL, or `http://` to a loopback host, without credentials in it.
+fn check_server_url(text: &str) -> Result<(), String> {
+    let Ok(url) = url::Url::parse(text) else {
+        return Err("`url` is not a URL; write `url = \"https://mcp.example.com/mcp\"`".to_owned());
+    };
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(
+            "`url` must not carry credentials; the server's credential comes from `credential`"
+                .to_owned(),
+        );
+    }
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    match url.scheme() {
+        "https" if url.host().is_some() => Ok(()),
+        "http" if loopback => Ok(()),
+        _ => Err("`url` must be `https://` (or `http://` to a loopback address)".to_owned()),
     }
 }
 

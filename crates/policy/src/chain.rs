@@ -166,7 +166,13 @@ impl fmt::Debug for AuditKey {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    let digit = |n: u8| char::from_digit(u32::from(n), 16).unwrap_or('0');
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(digit(b >> 4));
+        out.push(digit(b & 0x0f));
+    }
+    out
 }
 
 fn decode_hex(text: &str) -> Option<Vec<u8>> {
@@ -404,14 +410,37 @@ impl<W: Write + Send> AuditSink for JsonLinesSink<W> {
         map.insert(SEQ.to_owned(), Value::from(seq));
         map.insert(PREV.to_owned(), Value::String(head.mac.clone()));
         map.insert(KEY_ID.to_owned(), Value::String(self.key.id().to_owned()));
-        let mut value = Value::Object(map);
-        let mac = self
-            .key
-            .mac(mcpguard_core::canonical_json(&value).as_bytes());
-        if let Value::Object(map) = &mut value {
-            map.insert(MAC.to_owned(), Value::String(mac.clone()));
-        }
-        let mut line = mcpguard_core::canonical_json(&value);
+        // The MAC covers the canonical line without it; the line is that text
+        // with the MAC's member inserted where its key sorts. The members are
+        // written once, in two halves split at the MAC's key.
+        let (before, after): (Map<String, Value>, Map<String, Value>) =
+            map.into_iter().partition(|(k, _)| k.as_str() < MAC);
+        let before = mcpguard_core::canonical_json(&Value::Object(before));
+        let after = mcpguard_core::canonical_json(&Value::Object(after));
+        let inner = |text: &str| {
+            text.strip_prefix('{')
+                .and_then(|t| t.strip_suffix('}'))
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let (before, after) = (inner(&before), inner(&after));
+        let joined = |middle: &str| {
+            let mut line = String::with_capacity(before.len() + after.len() + middle.len() + 8);
+            line.push('{');
+            for part in [before.as_str(), middle, after.as_str()] {
+                if part.is_empty() {
+                    continue;
+                }
+                if line.len() > 1 {
+                    line.push(',');
+                }
+                line.push_str(part);
+            }
+            line.push('}');
+            line
+        };
+        let mac = self.key.mac(joined("").as_bytes());
+        let mut line = joined(&format!("\"{MAC}\":\"{mac}\""));
         line.push('\n');
         writer
             .write_all(line.as_bytes())
