@@ -16,6 +16,8 @@
 #![cfg(feature = "http")]
 #![expect(clippy::expect_used, reason = "a benchmark may stop on broken setup")]
 
+#[path = "support/echo.rs"]
+mod echo;
 #[path = "../tests/support/tokens.rs"]
 mod tokens;
 
@@ -23,19 +25,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use echo::Echo;
 use hyper_util::rt::TokioIo;
 use mcpguard::Inventory;
 use mcpguard::http::{JwksSource, JwtConfig, JwtVerifier, ResourceServer};
 use mcpguard::policy::{AuditError, AuditEvent, AuditSink, Gate, PolicySource, Principal};
 use mcpguard::rmcp::Guarded;
-use rmcp::handler::server::router::tool::ToolRouter;
-use rmcp::handler::server::wrapper::Parameters;
-use rmcp::model::{CallToolResult, ContentBlock, ServerCapabilities, ServerConfig};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
-use rmcp::{ErrorData as McpError, ServerHandler, tool, tool_handler, tool_router};
-use schemars::JsonSchema;
-use serde::Deserialize;
 use serde_json::json;
 use tokens::Issuer;
 use tower_layer::Layer as _;
@@ -56,45 +53,6 @@ data_classes = ["public"]
 actions = ["read"]
 reach = "none"
 "#;
-
-#[derive(Clone)]
-struct Echo {
-    #[expect(
-        dead_code,
-        reason = "read by the code `tool_handler` generates, which the lint does not see"
-    )]
-    tool_router: ToolRouter<Self>,
-}
-
-#[derive(Deserialize, JsonSchema)]
-struct EchoArgs {
-    /// What to say back.
-    text: String,
-}
-
-#[tool_router]
-impl Echo {
-    fn new() -> Self {
-        Self {
-            tool_router: Self::tool_router(),
-        }
-    }
-
-    #[tool(description = "Say it back.", annotations(read_only_hint = true))]
-    async fn echo(
-        &self,
-        Parameters(args): Parameters<EchoArgs>,
-    ) -> Result<CallToolResult, McpError> {
-        Ok(CallToolResult::success(vec![ContentBlock::text(args.text)]))
-    }
-}
-
-#[tool_handler]
-impl ServerHandler for Echo {
-    fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-    }
-}
 
 /// Audit events are made (redacted, serialised by nobody) and dropped: the
 /// sink's own cost is not this bench's subject.

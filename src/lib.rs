@@ -19,3 +19,6 @@ pub mod rmcp;
 
 #[cfg(feature = "http")]
 pub mod http;
+
+#[cfg(feature = "proxy")]
+pub mod proxy;

@@ -633,13 +633,7 @@ async fn serve_http(
     gate: Arc<Gate>,
     workspace: Workspace,
 ) -> Result<(), String> {
-    use hyper_util::rt::TokioIo;
-    use mcpguard::http::{JwksSource, JwtConfig, JwtVerifier, RemoteAddr, ResourceServer};
-    use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
-    use rmcp::transport::streamable_http_server::{
-        StreamableHttpServerConfig, StreamableHttpService,
-    };
-    use tower_layer::Layer as _;
+    use mcpguard::http::{JwksSource, JwtConfig, JwtVerifier, ResourceServer};
 
     let need =
         |v: &Option<String>, flag: &str| v.clone().ok_or_else(|| format!("--http needs {flag}"));
@@ -665,61 +659,13 @@ async fn serve_http(
         .await
         .map_err(|e| format!("--http {}: {e}", http.listen))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
-    let mcp = StreamableHttpService::new(
-        move || {
-            Guarded::new(workspace.clone(), Arc::clone(&gate), "workspace")
-                .map_err(std::io::Error::other)
-        },
-        Arc::new(LocalSessionManager::default()),
-        StreamableHttpServerConfig::default().with_allowed_hosts([
-            "localhost".to_owned(),
-            "127.0.0.1".to_owned(),
-            "::1".to_owned(),
-            local.to_string(),
-        ]),
-    );
-    let service = auth.layer(mcp);
     eprintln!("gated_server: listening on http://{local}/mcp");
-    loop {
-        let (stream, remote) = listener.accept().await.map_err(|e| e.to_string())?;
-        // Small JSON-RPC messages and SSE events: no Nagle delay.
-        let _ = stream.set_nodelay(true);
-        let service = service.clone();
-        tokio::spawn(async move {
-            let handle = hyper::service::service_fn(
-                move |mut request: hyper::Request<hyper::body::Incoming>| {
-                    let mut service = service.clone();
-                    request.extensions_mut().insert(RemoteAddr(remote));
-                    async move {
-                        let path = request.uri().path();
-                        if path != "/mcp" && !path.starts_with(mcpguard::http::METADATA_PATH) {
-                            let mut response = hyper::Response::new(http_body_util::Either::Left(
-                                http_body_util::Full::new(bytes::Bytes::from_static(
-                                    b"not found\n",
-                                )),
-                            ));
-                            *response.status_mut() = hyper::StatusCode::NOT_FOUND;
-                            return Ok(response);
-                        }
-                        std::future::poll_fn(|cx| {
-                            tower_service::Service::<hyper::Request<hyper::body::Incoming>>::poll_ready(
-                                &mut service,
-                                cx,
-                            )
-                        })
-                        .await?;
-                        tower_service::Service::call(&mut service, request).await
-                    }
-                },
-            );
-            let served = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), handle)
-                .await;
-            if let Err(e) = served {
-                eprintln!("gated_server: connection from {remote}: {e}");
-            }
-        });
-    }
+    mcpguard::http::serve_mcp(listener, auth, &[], move || {
+        Guarded::new(workspace.clone(), Arc::clone(&gate), "workspace")
+            .map_err(std::io::Error::other)
+    })
+    .await
+    .map_err(|e| e.to_string())
 }
 
 fn main() -> ExitCode {

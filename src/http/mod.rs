@@ -86,7 +86,12 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 mod jwt;
+#[cfg(feature = "rmcp")]
+mod serve;
 mod token;
+
+#[cfg(feature = "rmcp")]
+pub use serve::serve_mcp;
 
 pub use jwt::{
     DEFAULT_ALGORITHMS, JwksSource, JwtConfig, JwtConfigError, JwtVerifier, MAX_TOKEN_LEN,

@@ -116,7 +116,7 @@ use serde_json::{Map, Value};
 
 mod approval;
 mod forward;
-mod output;
+pub(crate) mod output;
 
 /// The rmcp crate this adapter is built against (3.11, features `server`,
 /// `request-state`, `elicitation`): name its types through this path, or depend on
@@ -177,6 +177,9 @@ pub const STATELESS_SESSION: &str = "http:stateless";
 /// How the principal of a request is found.
 type Identify = dyn Fn(&RequestContext<RoleServer>) -> Option<Principal> + Send + Sync;
 
+/// Why a tool is withheld, if it is (see [`Guarded::withhold`]).
+type Withhold = dyn Fn(&str) -> Option<String> + Send + Sync;
+
 /// Why [`Guarded`] could not be configured.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -212,6 +215,7 @@ pub struct Guarded<H> {
     server: String,
     session: String,
     identify: Arc<Identify>,
+    withhold: Option<Arc<Withhold>>,
     codec: RequestStateCodec,
     approval_ttl: Duration,
     review_ttl: Duration,
@@ -243,6 +247,7 @@ impl<H: Clone> Clone for Guarded<H> {
             server: self.server.clone(),
             session: self.session.clone(),
             identify: Arc::clone(&self.identify),
+            withhold: self.withhold.clone(),
             codec: self.codec.clone(),
             approval_ttl: self.approval_ttl,
             review_ttl: self.review_ttl,
@@ -348,6 +353,7 @@ impl<H: Handler> Guarded<H> {
             server,
             session,
             identify: Arc::new(principal_from_extensions),
+            withhold: None,
             codec,
             approval_ttl: Duration::from_secs(600),
             review_ttl: Duration::from_secs(3600),
@@ -370,6 +376,26 @@ impl<H: Handler> Guarded<H> {
     {
         self.identify = Arc::new(identify);
         self
+    }
+
+    /// Withholds tools: a tool for which `withhold` gives a reason is left out
+    /// of `tools/list` and refused at call time, before the gate admits it,
+    /// with that reason (audited). `mcpguard::proxy` withholds an upstream's
+    /// tools that are not in the inventory, whose live definition differs from
+    /// its pin, or (in team and production) whose definition the lint finds
+    /// poisoned.
+    #[must_use]
+    pub fn withhold<F>(mut self, withhold: F) -> Self
+    where
+        F: Fn(&str) -> Option<String> + Send + Sync + 'static,
+    {
+        self.withhold = Some(Arc::new(withhold));
+        self
+    }
+
+    /// Why `tool` is withheld, if it is.
+    fn withheld(&self, tool: &str) -> Option<String> {
+        self.withhold.as_ref().and_then(|w| w(tool))
     }
 
     /// The session handle the state of these calls is kept under (with the
@@ -542,6 +568,11 @@ impl<H: ServerHandler> ServerHandler for Guarded<H> {
                 .refuse(&call, "the caller's identity could not be verified");
             return Ok(refused(&d, None).into());
         };
+        if let Some(reason) = self.withheld(&request.name) {
+            let call = self.tool_call(principal, &request, &context, None);
+            let d = self.gate.refuse(&call, reason);
+            return Ok(refused(&d, None).into());
+        }
         let evaluator = self.gate.evaluator();
         let profile = evaluator.tool_profile(&self.server, &request.name);
         // Only a pinned tool's definition is checked: an unknown tool is denied and
@@ -617,9 +648,10 @@ impl<H: ServerHandler> ServerHandler for Guarded<H> {
         };
         let evaluator = self.gate.evaluator();
         result.tools.retain(|tool| {
-            evaluator
-                .evaluate_list(&principal, &self.server, &tool.name)
-                .is_allowed()
+            self.withheld(&tool.name).is_none()
+                && evaluator
+                    .evaluate_list(&principal, &self.server, &tool.name)
+                    .is_allowed()
         });
         for tool in &mut result.tools {
             publish_fingerprint(tool);
@@ -628,6 +660,9 @@ impl<H: ServerHandler> ServerHandler for Guarded<H> {
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
+        if self.withheld(name).is_some() {
+            return None;
+        }
         self.inner.get_tool(name).map(|mut tool| {
             publish_fingerprint(&mut tool);
             tool

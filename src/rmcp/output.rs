@@ -107,7 +107,7 @@ pub(super) fn withheld() -> CallToolResult {
 /// Passes a result through `output` by way of its JSON form, serialised once
 /// and read back only if something changed. `false` when the value does not
 /// make the round trip: the caller withholds it.
-pub(super) fn process_serialized<T: Serialize + DeserializeOwned>(
+pub(crate) fn process_serialized<T: Serialize + DeserializeOwned>(
     value: &mut T,
     output: &mut Output<'_>,
 ) -> bool {
@@ -194,7 +194,7 @@ pub(super) fn labelled(
 }
 
 /// A protocol error of the inner handler, with any secret in it redacted.
-pub(super) fn redacted_error(redactor: &Redactor, mut error: McpError) -> McpError {
+pub(crate) fn redacted_error(redactor: &Redactor, mut error: McpError) -> McpError {
     let message = redactor.redact(&error.message).into_owned();
     error.message = Cow::Owned(message);
     if let Some(data) = error.data.as_mut() {
@@ -216,6 +216,6 @@ pub(super) fn publish_fingerprint(tool: &mut Tool) {
 }
 
 /// The fingerprint of a tool definition as `tools/list` shows it.
-pub(super) fn fingerprint_of(tool: &Tool) -> Option<Fingerprint> {
+pub(crate) fn fingerprint_of(tool: &Tool) -> Option<Fingerprint> {
     Fingerprint::of_tool(&serde_json::to_value(tool).ok()?).ok()
 }
