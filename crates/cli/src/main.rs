@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use mcpguard_core::{Inventory, Tier};
 
-use commands::{approvals, audit, inventory, pin, policy, redact};
+use commands::{approvals, audit, inventory, pin, policy, proxy, redact};
 
 /// Prints a line to standard output; a closed pipe downstream (`| head`) ends the
 /// program quietly instead of panicking.
@@ -45,20 +45,32 @@ enum Command {
         #[command(subcommand)]
         command: InventoryCommand,
     },
-    /// Write fingerprints from a server's tools/list into the inventory, or check them.
+    /// Write fingerprints from a server's tools/list into the inventory, or check
+    /// them; or accept one tool's reviewed definition (`--tool NAME --fingerprint FP`,
+    /// as `mcpguard proxy` names it when it withholds the tool).
     Pin {
         /// The inventory file (TOML or JSON).
         file: PathBuf,
         /// The server whose tools these are.
         #[arg(long)]
         server: String,
-        /// The server's tools/list answer (JSON).
-        #[arg(long)]
-        tools: PathBuf,
+        /// The server's tools/list answer (JSON): every tool in it is pinned.
+        #[arg(long, required_unless_present = "tool", conflicts_with = "tool")]
+        tools: Option<PathBuf>,
+        /// One tool to pin, with `--fingerprint`.
+        #[arg(long, requires = "fingerprint")]
+        tool: Option<String>,
+        /// The fingerprint to pin `--tool` at (`sha256:...`).
+        #[arg(long, requires = "tool")]
+        fingerprint: Option<String>,
         /// Report drift instead of writing: exit 1 when a pin differs or is missing.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "tool")]
         check: bool,
     },
+    /// Put the gate in front of an MCP server in any language: the upstream is
+    /// the command after `--` (or the inventory's `launch`), the agent talks to
+    /// this process over stdio (or streamable HTTP with `--http`).
+    Proxy(Box<proxy::ProxyArgs>),
     /// Policy checks.
     Policy {
         #[command(subcommand)]
@@ -263,8 +275,19 @@ fn main() -> ExitCode {
             file,
             server,
             tools,
+            tool,
+            fingerprint,
             check,
-        } => pin::pin(&file, &server, &tools, check),
+        } => match (tools, tool, fingerprint) {
+            (Some(tools), _, _) => pin::pin(&file, &server, &tools, check),
+            (None, Some(tool), Some(fingerprint)) => {
+                pin::pin_one(&file, &server, &tool, &fingerprint)
+            }
+            _ => Err(bad(
+                "give `--tools FILE`, or `--tool NAME --fingerprint FP`",
+            )),
+        },
+        Command::Proxy(args) => proxy::proxy(*args),
         Command::Policy {
             command: PolicyCommand::Validate { path, inventory },
         } => policy::policy_validate(&path, inventory.as_deref()),

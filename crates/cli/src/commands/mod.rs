@@ -5,4 +5,5 @@ pub(crate) mod audit;
 pub(crate) mod inventory;
 pub(crate) mod pin;
 pub(crate) mod policy;
+pub(crate) mod proxy;
 pub(crate) mod redact;

@@ -87,3 +87,34 @@ pub(crate) fn pin(file: &Path, server: &str, tools: &Path, check: bool) -> Exit 
     eprintln!("pinned {pinned} tools of `{server}` in {}", file.display());
     Ok(0)
 }
+
+/// Accepts one tool's reviewed definition: writes `fingerprint` as the pin of
+/// `server`/`tool`, which must already be in the inventory (with its actions,
+/// reach and data, which no fingerprint can supply).
+pub(crate) fn pin_one(file: &Path, server: &str, tool: &str, fingerprint: &str) -> Exit {
+    let inventory = load(file)?;
+    let record = inventory
+        .server(server)
+        .ok_or_else(|| bad(format!("server `{server}` is not in {}", file.display())))?;
+    let fingerprint: Fingerprint = fingerprint
+        .parse()
+        .map_err(|e| bad(format!("--fingerprint: {e}")))?;
+    let Some(profile) = record.tool(tool) else {
+        return Err(bad(format!(
+            "`{server}/{}` is not in {}: add a `[[servers.tools]]` entry for it (its actions, reach and data), then pin it",
+            tool.escape_debug(),
+            file.display()
+        )));
+    };
+    if profile.fingerprint == Some(fingerprint) {
+        say!("{server}/{tool}: pinned, unchanged");
+        return Ok(0);
+    }
+    Inventory::set_fingerprints(file, server, &[(tool.to_owned(), fingerprint)])
+        .map_err(|e| bad(e.to_string()))?;
+    eprintln!(
+        "pinned `{server}/{tool}` at {fingerprint} in {}",
+        file.display()
+    );
+    Ok(0)
+}
