@@ -8,6 +8,8 @@ import sys
 import threading
 from typing import Any
 
+import mcp_types as types
+
 
 class Checks:
     """Prints one line per check; exits non-zero on the first failure."""
@@ -42,3 +44,25 @@ def serve_page(body: str) -> tuple[http.server.ThreadingHTTPServer, str]:
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     return httpd, f"http://127.0.0.1:{httpd.server_address[1]}/"
+
+
+def text_of(result: types.CallToolResult) -> str:
+    return "\n".join(c.text for c in result.content if isinstance(c, types.TextContent))
+
+
+def meta_of(obj: Any) -> dict[str, Any]:
+    return obj.model_dump(by_alias=True).get("_meta") or {}
+
+
+class Approver:
+    """Answers elicitation: accepts (ticking `approve`) or declines, and counts."""
+
+    def __init__(self) -> None:
+        self.answer = "accept"
+        self.asked: list[str] = []
+
+    async def __call__(self, context: Any, params: Any) -> types.ElicitResult:
+        self.asked.append(params.message)
+        if self.answer == "accept":
+            return types.ElicitResult(action="accept", content={"approve": True})
+        return types.ElicitResult(action="decline")

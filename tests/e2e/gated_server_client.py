@@ -19,7 +19,7 @@ import sys
 from typing import Any
 
 import mcp_types as types
-from e2e_common import Checks, serve_page
+from e2e_common import Approver, Checks, meta_of, serve_page, text_of
 from mcp import Client, StdioServerParameters
 
 # A GitHub token shape (fake value) in a workspace file, and a password in a secret.
@@ -34,28 +34,6 @@ HOSTILE_PAGE = (
 )
 
 check = Checks()
-
-
-def text_of(result: types.CallToolResult) -> str:
-    return "\n".join(c.text for c in result.content if isinstance(c, types.TextContent))
-
-
-def meta_of(obj: Any) -> dict[str, Any]:
-    return obj.model_dump(by_alias=True).get("_meta") or {}
-
-
-class Approver:
-    """Answers elicitation: accepts (ticking `approve`) or declines, and counts."""
-
-    def __init__(self) -> None:
-        self.answer = "accept"
-        self.asked: list[str] = []
-
-    async def __call__(self, context: Any, params: Any) -> types.ElicitResult:
-        self.asked.append(params.message)
-        if self.answer == "accept":
-            return types.ElicitResult(action="accept", content={"approve": True})
-        return types.ElicitResult(action="decline")
 
 
 def server(binary: str, root: pathlib.Path, audit: pathlib.Path, tier: str) -> StdioServerParameters:

@@ -28,7 +28,7 @@ from typing import Any
 
 import httpx2
 import mcp_types as types
-from e2e_common import Checks, serve_page
+from e2e_common import Checks, serve_page, text_of
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
@@ -63,10 +63,6 @@ class RoundRobin(httpx2.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self.inner.aclose()
-
-
-def text_of(result: types.CallToolResult) -> str:
-    return "\n".join(c.text for c in result.content if isinstance(c, types.TextContent))
 
 
 def tainted(result: types.CallToolResult) -> bool:
