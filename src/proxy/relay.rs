@@ -72,13 +72,16 @@ impl Relay {
         if let Some(identity) = identity {
             call = call.session(identity.session.clone());
         }
-        let (Some(_), Some(agent)) = (principal, state.agent()) else {
+        let single = principal.is_some();
+        let (true, Some(agent)) = (single, state.agent()) else {
             // Over HTTP many clients share the upstream: which one it asks
-            // cannot be told, so none is.
-            let d = gate.refuse(
-                &call,
-                "the proxy serves several clients over HTTP and cannot tell which one the upstream asks",
-            );
+            // cannot be told, so none is. Over stdio, none may be there yet.
+            let why = if single {
+                "no client has connected to the proxy yet"
+            } else {
+                "the proxy serves several clients over HTTP and cannot tell which one the upstream asks"
+            };
+            let d = gate.refuse(&call, why);
             return Err(refused(d.reasons().collect::<Vec<_>>().join("; ")));
         };
         let permit = match gate.admit(&call) {
