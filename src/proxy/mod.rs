@@ -339,6 +339,20 @@ impl State {
             .cloned()
     }
 
+    /// Every withheld tool with its reason, by name.
+    fn withheld_list(&self) -> Vec<(String, String)> {
+        let mut withheld: Vec<(String, String)> = self
+            .snapshot
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .withheld
+            .iter()
+            .map(|(name, reason)| (name.clone(), reason.clone()))
+            .collect();
+        withheld.sort();
+        withheld
+    }
+
     /// Checks `tools` against the pins, keeps the result, logs the lint's
     /// warnings, and audits each newly withheld definition.
     fn install(&self, tools: Vec<Tool>) {
@@ -365,14 +379,7 @@ impl State {
         let Some(gate) = self.gate.get() else {
             return;
         };
-        let withheld: Vec<(String, String)> = self
-            .snapshot
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .withheld
-            .iter()
-            .map(|(name, reason)| (name.clone(), reason.clone()))
-            .collect();
+        let withheld = self.withheld_list();
         let actor = self
             .identity
             .get()
@@ -440,7 +447,6 @@ impl fmt::Debug for Upstream {
 struct Keep {
     service: Mutex<Option<RunningService<RoleClient, Relay>>>,
     child: Mutex<tokio::process::Child>,
-    tail: StderrTail,
 }
 
 impl Keep {
@@ -574,7 +580,6 @@ impl Upstream {
             keep: Arc::new(Keep {
                 service: Mutex::new(Some(service)),
                 child: Mutex::new(spawned.child),
-                tail,
             }),
         })
     }
@@ -593,18 +598,7 @@ impl Upstream {
 
     /// The tools withheld now, each with its reason.
     pub fn withheld(&self) -> Vec<(String, String)> {
-        let snapshot = self
-            .state
-            .snapshot
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut withheld: Vec<(String, String)> = snapshot
-            .withheld
-            .iter()
-            .map(|(n, reason)| (n.clone(), reason.clone()))
-            .collect();
-        withheld.sort();
-        withheld
+        self.state.withheld_list()
     }
 
     /// Puts `gate` in front (see the module docs); `relay_principal` is the one
@@ -1070,10 +1064,5 @@ impl Proxied {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let _ = child.start_kill();
-    }
-
-    /// The upstream's redacted stderr, its last lines.
-    pub fn stderr_tail(&self) -> String {
-        self.keep.tail.joined()
     }
 }
