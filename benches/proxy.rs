@@ -114,7 +114,8 @@ fn gate(
     redactor: Redactor,
     audit: &std::path::Path,
 ) -> Gate {
-    let key = AuditKey::new(&[7u8; 32]).expect("key");
+    let key = AuditKey::parse("7632f554e38178ebe4aac8ee506989d27832ae2c33c7428100f3947ec8385671")
+        .expect("key");
     let sink = JsonLinesSink::open(audit, key).expect("audit sink");
     Gate::builder()
         .inventory(inventory)

@@ -209,7 +209,7 @@ fn rules_example_lists_the_catalogue() {
 fn audit_tail_verifies_and_prints_a_chained_log() {
     use mcpguard::policy::{AuditKey, Gate, JsonLinesSink, Principal, ToolCall};
     use std::sync::Arc;
-    const KEY: &str = "3c2b1a09f8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a39281706f5e4d";
+    const KEY: &str = "a7e8e6d1f5fe9e73a36396a93f9990b4021c8aec5b2f15e94e9017d32be2c0e0";
     let dir = std::env::temp_dir().join(format!("mcpguard-audit-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let log = dir.join("audit.jsonl");
@@ -261,7 +261,7 @@ fn audit_tail_verifies_and_prints_a_chained_log() {
 #[test]
 fn gated_server_refuses_a_second_writer_and_a_missing_key() {
     use std::process::Stdio;
-    const KEY: &str = "5e4d3c2b1a09f8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a39281706f";
+    const KEY: &str = "4aeec0d7fc3c1da2ae299c63db176f0f86182dab811789cbce0441f1c0a2619f";
     let dir = std::env::temp_dir().join(format!("mcpguard-lock-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let log = dir.join("shared.audit.jsonl");

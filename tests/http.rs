@@ -268,6 +268,30 @@ async fn no_token_gets_the_challenge_that_leads_to_the_metadata() {
     );
 }
 
+/// A flood of unauthenticated requests from one address is one audit line a
+/// minute, not one a request (each cost a full line, without bound); every
+/// request is still refused.
+#[tokio::test]
+async fn a_flood_of_refusals_does_not_grow_the_audit_without_bound() {
+    let mut s = setup(&[], Duration::from_secs(60)).await;
+    for _ in 0..500 {
+        let answer = send(&mut s, "/mcp", None, None).await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    }
+    let answer = send(&mut s, "/mcp", Some("not-a-jwt"), None).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    let events = events(&s);
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert!(
+        events[0].reasons[0].contains("no bearer token"),
+        "{events:?}"
+    );
+    assert!(
+        events[1].reasons[0].contains("not a signed JWT"),
+        "{events:?}"
+    );
+}
+
 #[tokio::test]
 async fn hostile_tokens_are_refused_with_401_and_audited_without_the_token() {
     let mut s = setup(&[], Duration::from_secs(3600)).await;
@@ -283,6 +307,15 @@ async fn hostile_tokens_are_refused_with_401_and_audited_without_the_token() {
     let unknown = Issuer::new(ISSUER, "k-unknown");
     let mut no_kid = Header::new(Algorithm::ES256);
     no_kid.kid = None;
+    no_kid.typ = Some("at+jwt".to_owned());
+    // Genuine signatures over JWTs that are not access tokens (RFC 9068 has a
+    // resource server refuse them): an ID token's header says `JWT` or nothing.
+    let typed = |typ: Option<&str>| {
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some("k1".to_owned());
+        header.typ = typ.map(str::to_owned);
+        header
+    };
     let mut hostile: Vec<(String, String)> = vec![
         ("garbage".into(), "not-a-jwt".into()),
         ("three garbage parts".into(), "aaaa.bbbb.cccc".into()),
@@ -327,6 +360,15 @@ async fn hostile_tokens_are_refused_with_401_and_audited_without_the_token() {
             stranger.sign_with(&no_kid, &good),
         ),
         ("unknown kid".into(), unknown.sign(&good)),
+        (
+            "typ JWT (an ID token)".into(),
+            s.issuer.sign_with(&typed(Some("JWT")), &good),
+        ),
+        ("no typ".into(), s.issuer.sign_with(&typed(None), &good)),
+        (
+            "typ id_token+jwt".into(),
+            s.issuer.sign_with(&typed(Some("id_token+jwt")), &good),
+        ),
     ];
     for (i, t) in s
         .issuer
@@ -367,7 +409,17 @@ async fn hostile_tokens_are_refused_with_401_and_audited_without_the_token() {
         );
     }
     let events = events(&s);
-    assert_eq!(events.len(), hostile.len(), "one audit event per refusal");
+    // One audit event per distinct refusal from this address: a refusal with
+    // the same reason again within the minute is counted, not written again.
+    let mut reasons: Vec<&str> = events.iter().map(|e| e.reasons[0].as_str()).collect();
+    let audited = reasons.len();
+    reasons.sort_unstable();
+    reasons.dedup();
+    assert_eq!(reasons.len(), audited, "a reason audited twice: {events:?}");
+    assert!(
+        audited >= 12,
+        "every kind of refusal is audited: {reasons:#?}"
+    );
     let log = serde_json::to_string(&events).unwrap();
     for (what, token) in &hostile {
         // Every token has a part no audit text may hold.
@@ -390,6 +442,7 @@ async fn hostile_tokens_are_refused_with_401_and_audited_without_the_token() {
         "does not verify",
         "does not hold",
         "does not accept",
+        "not an access token",
     ] {
         assert!(
             reasons.iter().any(|r| r.contains(needle)),

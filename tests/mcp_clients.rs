@@ -24,7 +24,7 @@ use mcpguard::policy::{AuditKey, ChainHead, verify_chain_with_head};
 mod bins;
 
 /// The audit key the servers of this test sign with (hex, 32 bytes).
-const AUDIT_KEY: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
+const AUDIT_KEY: &str = "640f53318d8facfd9a133af4c2f7e2f5cdb9c731d249be16084a4ddbbbe95959";
 
 #[test]
 fn the_python_sdk_drives_the_gated_server() {

@@ -181,6 +181,17 @@ impl Proxied {
 
 impl<C: rmcp::ClientHandler> Proxied<C> {
     async fn start_with(extra: &[&str], tier: &str, handler: C) -> Self {
+        Self::start_in(extra, tier, handler, None).await
+    }
+
+    /// [`Proxied::start_with`], the client starting in `lifecycle`
+    /// (`server/discover` for a 2026-07-28 client); `None`: `initialize`.
+    async fn start_in(
+        extra: &[&str],
+        tier: &str,
+        handler: C,
+        lifecycle: Option<rmcp::service::ClientLifecycleMode>,
+    ) -> Self {
         let work = scratch_dir("mcpguard-proxy-bad");
         let (inventory, upstream) = pinned_test_upstream(&work);
         let mut proxy = tokio::process::Command::new(cli_binary())
@@ -211,10 +222,22 @@ impl<C: rmcp::ClientHandler> Proxied<C> {
             proxy.stdout.take().unwrap(),
             proxy.stdin.take().unwrap(),
         );
-        let client = tokio::time::timeout(Duration::from_secs(30), handler.serve(transport))
-            .await
-            .expect("the proxy answers initialize")
-            .unwrap();
+        let client = match lifecycle {
+            None => tokio::time::timeout(Duration::from_secs(30), handler.serve(transport))
+                .await
+                .expect("the proxy answers initialize")
+                .unwrap(),
+            Some(lifecycle) => {
+                use rmcp::service::ClientServiceExt as _;
+                tokio::time::timeout(
+                    Duration::from_secs(30),
+                    handler.serve_with_lifecycle(transport, lifecycle),
+                )
+                .await
+                .expect("the proxy answers server/discover")
+                .unwrap()
+            }
+        };
         Self {
             client,
             proxy,
@@ -346,28 +369,47 @@ async fn bad_upstreams_give_clean_errors_without_hanging() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_upstream_dies_with_the_proxy() {
-    for ending in ["the agent hangs up", "the proxy is terminated"] {
+    for ending in [
+        "the agent hangs up",
+        "the proxy is terminated",
+        "the proxy is killed",
+    ] {
         let mut proxied = Proxied::start(&[]).await;
         let who: Value = serde_json::from_str(&text(&proxied.call("whoami").await)).unwrap();
         let pid = u32::try_from(who["pid"].as_u64().unwrap()).unwrap();
         assert!(pid_alive(pid));
-        if ending == "the agent hangs up" {
-            let _ = proxied.client.cancel().await;
-        } else {
-            let proxy = proxied.proxy.id().unwrap();
-            Command::new("kill")
-                .args(["-TERM", &proxy.to_string()])
-                .status()
-                .unwrap();
+        let proxy = proxied.proxy.id().unwrap();
+        match ending {
+            "the agent hangs up" => {
+                let _ = proxied.client.cancel().await;
+            }
+            "the proxy is terminated" => {
+                Command::new("kill")
+                    .args(["-TERM", &proxy.to_string()])
+                    .status()
+                    .unwrap();
+            }
+            _ => {
+                // SIGKILL: no handler of the proxy's runs. The upstream now
+                // ignores the end of its input, so closing it does not end it
+                // (before, it kept running with its credential).
+                assert_eq!(text(&proxied.call("linger").await), "lingering");
+                Command::new("kill")
+                    .args(["-KILL", &proxy.to_string()])
+                    .status()
+                    .unwrap();
+            }
         }
         let status = tokio::time::timeout(Duration::from_secs(10), proxied.proxy.wait())
             .await
             .unwrap_or_else(|_| panic!("{ending}: the proxy does not exit"))
             .unwrap();
-        assert!(
-            status.success(),
-            "{ending}: the proxy exits cleanly: {status}"
-        );
+        if ending != "the proxy is killed" {
+            assert!(
+                status.success(),
+                "{ending}: the proxy exits cleanly: {status}"
+            );
+        }
         let deadline = Instant::now() + Duration::from_secs(10);
         while pid_alive(pid) && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -595,4 +637,205 @@ async fn sampling_is_relayed_only_where_policy_permits_and_redacted() {
         assert!(!audit.contains(SLIPPED));
         let _ = std::fs::remove_dir_all(&proxied.work);
     }
+}
+
+/// The agent's side of elicitation: a person who accepts, and whose answer
+/// holds a secret of the agent's side; what the person was shown is kept.
+struct Person {
+    shown: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+/// A secret of the agent's side that must not reach the upstream.
+const AGENT_SECRET: &str = "sk-proj-Zq8Xv3Lm9Tn2Wb7Yc4Rk6Hs1Jd5Gf0Pa3Qe8Uo2Iy7";
+
+impl rmcp::ClientHandler for Person {
+    async fn create_elicitation(
+        &self,
+        request: rmcp::model::ElicitRequestParams,
+        _context: rmcp::service::RequestContext<RoleClient>,
+    ) -> Result<rmcp::model::ElicitResult, rmcp::ErrorData> {
+        self.shown
+            .lock()
+            .unwrap()
+            .push(serde_json::to_string(&request).unwrap());
+        Ok(
+            rmcp::model::ElicitResult::new(rmcp::model::ElicitationAction::Accept).with_content(
+                serde_json::from_value(serde_json::json!({"ok": true, "note": AGENT_SECRET}))
+                    .unwrap(),
+            ),
+        )
+    }
+
+    fn get_info(&self) -> ClientConfig {
+        let mut config = ClientConfig::default();
+        config.capabilities.elicitation = Some(Default::default());
+        // Input requests exist from MCP 2026-07-28 on (rmcp refuses them to
+        // older peers).
+        config.protocol_version = rmcp::model::ProtocolVersion::V_2026_07_28;
+        config
+    }
+}
+
+/// What the agent or the person reads of an upstream: no credential of the
+/// upstream's, no terminal escape, no bidi control.
+fn assert_clean(what: &str, text: &str) {
+    assert!(
+        !text.contains(UPSTREAM_TOKEN),
+        "{what}: the upstream's token: {text}"
+    );
+    assert!(!text.contains('\u{1b}'), "{what}: an escape: {text:?}");
+    assert!(
+        !text.contains('\u{202e}'),
+        "{what}: a bidi control: {text:?}"
+    );
+}
+
+/// What an upstream sends the agent passes the gate whatever its form: a
+/// relayed `elicitation/create` (the person saw the upstream's credential and
+/// escapes), a 2026-07-28 `InputRequiredResult` (it reached the agent
+/// untouched, sampling included in team, and was audited `ok`), and the lists
+/// and completions (forwarded as sent).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answer_of_the_upstream_is_decided_and_cleaned() {
+    let modern = rmcp::service::ClientLifecycleMode::Discover {
+        preferred_versions: vec![rmcp::model::ProtocolVersion::V_2026_07_28],
+    };
+    for lifecycle in [None, Some(modern)] {
+        let era = if lifecycle.is_some() {
+            "2026-07-28"
+        } else {
+            "2025-11-25"
+        };
+        let shown = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let person = Person {
+            shown: std::sync::Arc::clone(&shown),
+        };
+        let modern = lifecycle.is_some();
+        let proxied = Proxied::start_in(&[], "team", person, lifecycle).await;
+        let client = &proxied.client;
+
+        if !modern {
+            // A relayed elicitation (server-to-client requests are the older
+            // era's): the person sees it cleaned; the answer goes back redacted.
+            let body = text(&proxied.call("elicit").await);
+            let seen = shown.lock().unwrap().join("\n");
+            assert!(!seen.is_empty(), "the person was asked: {body}");
+            assert_clean("the relayed question", &seen);
+            assert!(seen.contains("[REDACTED"), "{seen}");
+            assert!(!body.contains(AGENT_SECRET), "the upstream got: {body}");
+        }
+
+        // An input request for sampling, in team: refused as the relay is.
+        let answer = client
+            .call_tool_once(CallToolRequestParams::new("ask_model"))
+            .await
+            .unwrap();
+        let rmcp::model::CallToolResponse::Complete(refused) = answer else {
+            panic!("{era}: the sampling input request reached the agent: {answer:?}")
+        };
+        assert_eq!(refused.is_error, Some(true), "{era}: {refused:?}");
+        assert_clean("the refusal", &text(&refused));
+
+        if modern {
+            // An input request for the person: cleaned, then its answer
+            // redacted on the retry.
+            let answer = client
+                .call_tool_once(CallToolRequestParams::new("ask_person"))
+                .await
+                .unwrap();
+            let rmcp::model::CallToolResponse::InputRequired(input) = answer else {
+                panic!("expected the input request, got {answer:?}")
+            };
+            assert_clean("the input request", &serde_json::to_string(&input).unwrap());
+            let mut responses = rmcp::model::InputResponses::new();
+            responses.insert(
+                "person".to_owned(),
+                serde_json::json!({"action": "accept", "content": {"ok": true, "note": AGENT_SECRET}}),
+            );
+            let mut retry = CallToolRequestParams::new("ask_person");
+            retry.input_responses = Some(responses);
+            retry.request_state = input.request_state.clone();
+            let answer = client.call_tool_once(retry).await.unwrap();
+            let rmcp::model::CallToolResponse::Complete(done) = answer else {
+                panic!("the retry did not complete: {answer:?}")
+            };
+            let echoed = text(&done);
+            assert!(
+                echoed.contains("accept") && !echoed.contains(AGENT_SECRET),
+                "the upstream got: {echoed}"
+            );
+        }
+
+        // Lists and completions.
+        let listed = [
+            serde_json::to_string(&client.list_resources(None).await.unwrap()).unwrap(),
+            serde_json::to_string(&client.list_resource_templates(None).await.unwrap()).unwrap(),
+            serde_json::to_string(&client.list_prompts(None).await.unwrap()).unwrap(),
+            serde_json::to_string(
+                &client
+                    .complete(
+                        serde_json::from_value(serde_json::json!({
+                            "ref": {"type": "ref/prompt", "name": "greet"},
+                            "argument": {"name": "x", "value": ""}
+                        }))
+                        .unwrap(),
+                    )
+                    .await
+                    .unwrap(),
+            )
+            .unwrap(),
+        ];
+        for text in &listed {
+            assert_clean(era, text);
+            assert!(text.contains("[REDACTED"), "{era}: {text}");
+        }
+
+        // The audit says what happened: sampling refused; on 2026-07-28, the
+        // first `ask_person` ended `input_required`.
+        let audit = std::fs::read_to_string(proxied.work.join("audit.jsonl")).unwrap();
+        let events: Vec<Value> = audit
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        assert!(
+            events
+                .iter()
+                .any(|e| e["mcp.method.name"] == "sampling/createMessage"
+                    && e["mcpguard.outcome"] == "denied"),
+            "{era}: {audit}"
+        );
+        if modern {
+            assert!(
+                events.iter().any(|e| e["gen_ai.tool.name"] == "ask_person"
+                    && e["mcpguard.outcome"] == "input_required"),
+                "{audit}"
+            );
+        }
+        assert!(!audit.contains(UPSTREAM_TOKEN) && !audit.contains(AGENT_SECRET));
+        let _ = std::fs::remove_dir_all(&proxied.work);
+    }
+}
+
+/// A burst of `tools/list_changed` is one re-listing, not one per
+/// notification (300 notifications made 301 re-listings).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_list_changed_is_listed_again_once() {
+    let proxied = Proxied::start(&[]).await;
+    let before: u64 = text(&proxied.call("listings").await)
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(text(&proxied.call("flood").await), "flooded");
+    // Let the burst arrive and the re-listing (if any) run.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let after: u64 = text(&proxied.call("listings").await)
+        .trim()
+        .parse()
+        .unwrap();
+    let relisted = after - before;
+    assert!(
+        (1..=3).contains(&relisted),
+        "300 notifications made {relisted} re-listings"
+    );
+    let _ = std::fs::remove_dir_all(&proxied.work);
 }

@@ -29,7 +29,9 @@
 //! after a check — leads out): `read_file`, `read_secret` (the files of the
 //! secrets directory, `--secrets DIR`, default `<root>.secrets`, which lies outside
 //! the workspace so that only this secret-class tool reaches it), `write_file`,
-//! `delete_file`, `run_command` (a program and its arguments, no shell, 10 s) and
+//! `delete_file`, `run_command` (a program and its arguments, no shell, 10 s,
+//! confined with Landlock to the workspace and the system's programs, with an
+//! environment of its own — refused where Landlock is missing) and
 //! `fetch_url` (plain HTTP to loopback addresses only: this example has no
 //! business on the internet, and its output is treated as untrusted).
 //!
@@ -48,6 +50,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cap_std::fs::Dir;
+
+mod confine;
 use mcpguard::DestinationKind;
 use mcpguard::Inventory;
 use mcpguard::policy::{
@@ -304,10 +308,25 @@ impl Workspace {
         &self,
         Parameters(args): Parameters<CommandArgs>,
     ) -> Result<CallToolResult, McpError> {
-        let mut command = tokio::process::Command::new(&args.command);
+        // Confined to the workspace (see `confine.rs`), and with an
+        // environment of its own: the server's holds the audit and approval
+        // keys.
+        let launcher = match std::env::current_exe() {
+            Ok(path) => path,
+            Err(e) => return Ok(failure(format!("the command could not be confined: {e}"))),
+        };
+        let mut command = tokio::process::Command::new(launcher);
         command
+            .arg(confine::FLAG)
+            .arg(&self.root_path)
+            .arg("--")
+            .arg(&args.command)
             .args(&args.args)
             .current_dir(&self.root_path)
+            .env_clear()
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .env("HOME", &self.root_path)
+            .env("LANG", "C.UTF-8")
             .stdin(std::process::Stdio::null())
             .kill_on_drop(true);
         let run = tokio::time::timeout(Duration::from_secs(10), command.output()).await;
@@ -323,6 +342,8 @@ impl Workspace {
                 body.truncate(usize::try_from(MAX_OUTPUT).unwrap_or(usize::MAX));
                 if out.status.success() {
                     text(body)
+                } else if out.status.code() == Some(i32::from(confine::UNCONFINED)) {
+                    failure(body)
                 } else {
                     failure(format!("exit status {}\n{body}", out.status))
                 }
@@ -442,12 +463,13 @@ struct HttpOptions {
     jwks: Option<String>,
     scopes: Vec<String>,
     store: Option<String>,
+    accept_untyped_jwt: bool,
 }
 
 const USAGE: &str = "usage: gated_server [--root DIR] [--secrets DIR] \
      [--tier personal|team|production] [--audit FILE] [--audit-key-env VAR] [--audit-head FILE] \
      [--principal ID] [--http ADDR --issuer ISS --audience AUD --jwks FILE_OR_URL [--scope SCOPE]... \
-     [--store redis://HOST]]";
+     [--store redis://HOST] [--accept-untyped-jwt]]";
 
 fn parse_options() -> Result<Options, String> {
     let mut http = HttpOptions::default();
@@ -477,6 +499,7 @@ fn parse_options() -> Result<Options, String> {
             "--jwks" => http.jwks = Some(value()?),
             "--scope" => http.scopes.push(value()?),
             "--store" => http.store = Some(value()?),
+            "--accept-untyped-jwt" => http.accept_untyped_jwt = true,
             "--tier" => {
                 let v = value()?;
                 options.tier = serde_json::from_value(serde_json::Value::String(v.clone()))
@@ -493,23 +516,26 @@ fn parse_options() -> Result<Options, String> {
         || http.jwks.is_some()
         || !http.scopes.is_empty()
         || http.store.is_some()
+        || http.accept_untyped_jwt
     {
         return Err(
-            "--issuer, --audience, --jwks, --scope and --store are options of --http".to_owned(),
+            "--issuer, --audience, --jwks, --scope, --store and --accept-untyped-jwt are options of --http".to_owned(),
         );
     }
     Ok(options)
 }
 
 /// The audit sink: the keyed chain in `--audit`, locked against a second writer
-/// and continued from where it ends, its head published to `--audit-head`.
+/// and continued from where it ends, its head published to `--audit-head` (and,
+/// when one is published already, the log checked against it first: a log cut
+/// while the server was down is refused, not continued).
 fn audit_sink(options: &Options) -> Result<JsonLinesSink<std::fs::File>, String> {
     let key = AuditKey::from_env(&options.audit_key_env).map_err(|e| e.to_string())?;
-    let sink = JsonLinesSink::open(&options.audit, key).map_err(|e| e.to_string())?;
-    Ok(match &options.audit_head {
-        Some(head) => sink.publish_head(Arc::new(HeadFile::new(head))),
-        None => sink,
-    })
+    match &options.audit_head {
+        Some(head) => JsonLinesSink::open_after(&options.audit, key, HeadFile::new(head)),
+        None => JsonLinesSink::open(&options.audit, key),
+    }
+    .map_err(|e| e.to_string())
 }
 
 /// A directory, created if missing, as its canonical path and a handle that
@@ -641,9 +667,8 @@ async fn serve_http(
     let audience = need(&http.audience, "--audience (this endpoint's canonical URI)")?;
     let jwks =
         JwksSource::parse(&need(&http.jwks, "--jwks FILE_OR_URL")?).map_err(|e| e.to_string())?;
-    let verifier = JwtVerifier::load(JwtConfig::new(&issuer, &audience, jwks))
-        .await
-        .map_err(|e| e.to_string())?;
+    let config = JwtConfig::new(&issuer, &audience, jwks).accept_untyped(http.accept_untyped_jwt);
+    let verifier = JwtVerifier::load(config).await.map_err(|e| e.to_string())?;
     let mut auth = ResourceServer::builder(Arc::clone(&gate), &audience)
         .authorization_server(&issuer)
         .verifier(Arc::new(verifier))
@@ -669,6 +694,10 @@ async fn serve_http(
 }
 
 fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some(confine::FLAG) {
+        return confine::launch(args.get(1..).unwrap_or_default());
+    }
     let options = match parse_options() {
         Ok(o) => o,
         Err(e) => {

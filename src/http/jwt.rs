@@ -151,6 +151,7 @@ pub struct JwtConfig {
     refresh_interval: Duration,
     max_age: Duration,
     remember: Duration,
+    untyped: bool,
 }
 
 impl JwtConfig {
@@ -175,7 +176,21 @@ impl JwtConfig {
             refresh_interval: Duration::from_secs(60),
             max_age: Duration::from_secs(3600),
             remember: Duration::from_secs(60),
+            untyped: false,
         }
+    }
+
+    /// Also accept tokens whose header has no `typ`, or the generic `JWT`
+    /// (default no). RFC 9068 has a resource server refuse a JWT that does not
+    /// say it is an access token (`typ: at+jwt`), so that another JWT of the
+    /// same issuer — an ID token, a logout token — is not taken for one. Turn this
+    /// on only for an issuer that does not set `typ`; the audience check still
+    /// refuses an ID token minted for a client rather than this resource. A
+    /// token that names another type is refused either way.
+    #[must_use]
+    pub fn accept_untyped(mut self, yes: bool) -> Self {
+        self.untyped = yes;
+        self
     }
 
     /// How long a token found genuine is remembered (default a minute; zero:
@@ -262,6 +277,22 @@ impl JwtConfig {
     pub fn audience(&self) -> &str {
         &self.audience
     }
+}
+
+/// Whether a header's `typ` says the token is an access token: `at+jwt` (or
+/// its media type `application/at+jwt`), case-insensitively; when `untyped`
+/// tokens are accepted, also none or `JWT`.
+fn typ_accepted(typ: Option<&str>, untyped: bool) -> bool {
+    let Some(typ) = typ else {
+        return untyped;
+    };
+    let typ = typ.trim();
+    let bare = typ
+        .get(..12)
+        .filter(|prefix| prefix.eq_ignore_ascii_case("application/"))
+        .and_then(|_| typ.get(12..))
+        .unwrap_or(typ);
+    bare.eq_ignore_ascii_case("at+jwt") || (untyped && bare.eq_ignore_ascii_case("jwt"))
 }
 
 /// One usable key of the set.
@@ -460,6 +491,14 @@ impl JwtVerifier {
             return Err(TokenError::new(
                 TokenErrorKind::Algorithm,
                 format!("the token is signed with {alg:?}, which this server does not accept"),
+            ));
+        }
+        if !typ_accepted(header.typ.as_deref(), self.config.untyped) {
+            return Err(TokenError::new(
+                TokenErrorKind::Type,
+                "the token is not an access token: its header's `typ` is not `at+jwt` (RFC \
+                 9068), as an ID token's is not; an issuer that sets no `typ` needs \
+                 `JwtConfig::accept_untyped` (`--accept-untyped-jwt`)",
             ));
         }
         let kid = header.kid.as_deref();
@@ -788,6 +827,36 @@ fn key_algorithm(alg: Algorithm) -> Option<KeyAlgorithm> {
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests fail loudly")]
     use super::*;
+
+    #[test]
+    fn only_access_tokens_unless_untyped_ones_are_accepted() {
+        for typ in [
+            "at+jwt",
+            "AT+JWT",
+            "application/at+jwt",
+            "Application/AT+jwt",
+        ] {
+            assert!(typ_accepted(Some(typ), false), "{typ}");
+            assert!(typ_accepted(Some(typ), true), "{typ}");
+        }
+        // An ID token (`JWT`, or none) only when untyped tokens are accepted.
+        for typ in [None, Some("JWT"), Some("jwt"), Some("application/jwt")] {
+            assert!(!typ_accepted(typ, false), "{typ:?}");
+            assert!(typ_accepted(typ, true), "{typ:?}");
+        }
+        // Another type never.
+        for typ in [
+            "id_token+jwt",
+            "logout+jwt",
+            "at+jwt2",
+            "application/",
+            "",
+            "secevent+jwt",
+        ] {
+            assert!(!typ_accepted(Some(typ), false), "{typ}");
+            assert!(!typ_accepted(Some(typ), true), "{typ}");
+        }
+    }
 
     #[test]
     fn symmetric_and_encryption_keys_are_never_used() {

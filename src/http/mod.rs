@@ -85,6 +85,7 @@ use serde_json::{Map, Value, json};
 use tower_layer::Layer;
 use tower_service::Service;
 
+mod flood;
 mod jwt;
 #[cfg(feature = "rmcp")]
 mod serve;
@@ -264,6 +265,7 @@ impl ResourceServerBuilder {
                 challenge,
                 scopes: self.scopes,
                 verifier,
+                refusals: flood::Refusals::default(),
             }),
         })
     }
@@ -287,6 +289,8 @@ struct Shared {
     challenge: String,
     scopes: Vec<String>,
     verifier: Arc<dyn TokenVerifier>,
+    /// Which refusals are audited one by one (see [`flood`]).
+    refusals: flood::Refusals,
 }
 
 impl fmt::Debug for ResourceServer {
@@ -577,14 +581,28 @@ impl Shared {
             ),
         };
         let from = remote.map_or_else(String::new, |RemoteAddr(a)| format!(" (from {a})"));
-        // The refusal is the response; the decision is in the audit trail.
-        let _decision = self.gate.refuse_request(
-            &self.server,
-            actor,
-            session,
-            endpoint,
-            format!("HTTP {}: {description}{from}", status.as_u16()),
-        );
+        // The refusal is the response; the decision is in the audit trail:
+        // the first of its kind from this address in a minute in full, the
+        // rest counted into the next one audited.
+        let address = remote.map(|RemoteAddr(a)| a.ip());
+        let reason = format!("HTTP {}: {description}", status.as_u16());
+        if let flood::Audit::Record { held } = self.refusals.admit(address, &reason) {
+            let more = if held == 0 {
+                String::new()
+            } else {
+                format!(
+                    "; and {held} more refusals like it from this address since the last one \
+                     audited, counted, not audited one by one"
+                )
+            };
+            let _decision = self.gate.refuse_request(
+                &self.server,
+                actor,
+                session,
+                endpoint,
+                format!("{reason}{from}{more}"),
+            );
+        }
         let mut response = plain(status, &description);
         let challenge = match (status, error) {
             (

@@ -83,6 +83,9 @@ impl VerifiedToken {
 pub enum TokenErrorKind {
     /// Not a token of the expected form (not a JWT, bad base64, bad JSON, too long).
     Malformed,
+    /// It is not an access token: its `typ` is not `at+jwt` (an ID token of the
+    /// same issuer, say).
+    Type,
     /// Its algorithm is not one this server accepts (`none`, an HMAC algorithm, or
     /// one the key is not for).
     Algorithm,

@@ -87,7 +87,18 @@ pub(super) fn spawn(command: &[String], env: Vec<(String, String)>) -> Result<Sp
     let Some((program, args)) = command.split_first() else {
         return Err(ProxyError::NoCommand);
     };
-    let mut cmd = Command::new(program);
+    let mut cmd = match parent_death_launcher() {
+        // The child is killed when the proxy dies, however it dies (SIGKILL
+        // included, where no handler of the proxy's runs): `setpriv` sets the
+        // parent-death signal and executes the program in its place (same
+        // process), so no `unsafe` `pre_exec` is needed.
+        Some(setpriv) => {
+            let mut cmd = Command::new(setpriv);
+            cmd.args(["--pdeathsig", "KILL", "--"]).arg(program);
+            cmd
+        }
+        None => Command::new(program),
+    };
     cmd.args(args)
         .env_clear()
         .envs(env)
@@ -112,6 +123,24 @@ pub(super) fn spawn(command: &[String], env: Vec<(String, String)>) -> Result<Sp
         stdout,
         stderr,
     })
+}
+
+/// `setpriv` (util-linux) where the proxy's `PATH` has it, on Linux: what
+/// starts the upstream with a parent-death signal. Elsewhere, or without it,
+/// the child is ended when the proxy exits or is signalled, not when it is
+/// killed outright.
+fn parent_death_launcher() -> Option<&'static std::path::Path> {
+    static FOUND: std::sync::LazyLock<Option<std::path::PathBuf>> =
+        std::sync::LazyLock::new(|| {
+            if !cfg!(target_os = "linux") {
+                return None;
+            }
+            let path = std::env::var_os("PATH")?;
+            std::env::split_paths(&path)
+                .map(|dir| dir.join("setpriv"))
+                .find(|candidate| candidate.is_file())
+        });
+    FOUND.as_deref()
 }
 
 /// The last lines the upstream wrote to stderr, redacted.

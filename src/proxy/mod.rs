@@ -78,7 +78,7 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 use mcpguard_core::{Inventory, Tier};
-use mcpguard_policy::{CredentialResolver, EnvResolver, Gate, Principal};
+use mcpguard_policy::{CredentialResolver, EnvResolver, Gate, Output, Principal};
 use mcpguard_redact::Redactor;
 use rmcp::model::{
     CallToolRequest, CallToolRequestParams, CallToolResponse, CallToolResult,
@@ -96,6 +96,7 @@ use rmcp::transport::async_rw::AsyncRwTransport;
 use rmcp::{ErrorData as McpError, ServerHandler, ServiceExt as _};
 use serde_json::Value;
 
+use crate::rmcp::output::process_serialized;
 use crate::rmcp::{Guarded, GuardedError};
 
 mod child;
@@ -302,6 +303,9 @@ struct State {
     progress: Mutex<HashMap<ProgressToken, (Peer<RoleServer>, ProgressToken)>>,
     /// Withheld definitions already audited: (tool, reason).
     audited: Mutex<HashSet<(String, String)>>,
+    /// A re-listing after `tools/list_changed` is scheduled and not started
+    /// yet: later notifications join it.
+    relisting: std::sync::atomic::AtomicBool,
 }
 
 impl State {
@@ -328,6 +332,25 @@ impl State {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(token)
             .cloned()
+    }
+
+    /// Sanitizes and redacts something of the upstream's on its way to the
+    /// agent (a relayed request, a notification), in one pass; `false` when it
+    /// cannot be checked, and must not be sent.
+    fn clean<T: serde::Serialize + serde::de::DeserializeOwned>(&self, value: &mut T) -> bool {
+        let mut output = Output::new(Some(&self.redactor), true);
+        process_serialized(value, &mut output)
+    }
+
+    /// The fingerprint of `tool`'s definition as last listed, computed when
+    /// the list arrived.
+    fn fingerprint(&self, tool: &str) -> Option<mcpguard_core::Fingerprint> {
+        self.snapshot
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .fingerprints
+            .get(tool)
+            .copied()
     }
 
     fn withheld(&self, tool: &str) -> Option<String> {
@@ -522,6 +545,7 @@ impl Upstream {
             identity: OnceLock::new(),
             progress: Mutex::default(),
             audited: Mutex::default(),
+            relisting: std::sync::atomic::AtomicBool::new(false),
         });
         let transport = AsyncRwTransport::<RoleClient, _, _>::new(spawned.stdout, spawned.stdin)
             .with_max_line_length(config.max_message_bytes);
@@ -638,7 +662,10 @@ impl Upstream {
         let _ = state.gate.set(gate);
         state.audit_withheld();
         let withheld = Arc::clone(&state);
-        Ok(guarded.withhold(move |tool| withheld.withheld(tool)))
+        let live = Arc::clone(&state);
+        Ok(guarded
+            .withhold(move |tool| withheld.withheld(tool))
+            .live_fingerprints(move |tool| live.fingerprint(tool)))
     }
 }
 
@@ -897,12 +924,17 @@ impl ServerHandler for Proxied {
         tools.list_changed = Some(true);
         capabilities.tools = Some(tools);
         info.capabilities = capabilities;
-        // The upstream's instructions reach the model: cleaned like its output.
-        info.instructions = info.instructions.map(|text| {
-            let (clean, _) = mcpguard_core::sanitize(&text);
-            self.state.redactor.redact(&clean).into_owned()
-        });
         info.protocol_version = ServerConfig::default().protocol_version;
+        // What the upstream says of itself (instructions, names, titles)
+        // reaches the model and the person: cleaned like its output. Whatever
+        // cannot be checked is left out.
+        if !self.state.clean(&mut info) {
+            info.instructions = None;
+            info.server_info = rmcp::model::Implementation::new(
+                self.state.server.clone(),
+                env!("CARGO_PKG_VERSION"),
+            );
+        }
         info
     }
 

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use mcpguard_core::{LivePins, ServerRecord, Tier};
+use mcpguard_core::{Fingerprint, LivePins, ServerRecord, Tier};
 use rmcp::model::Tool;
 
 /// The upstream's tools as last listed, and those withheld, with why.
@@ -15,6 +15,9 @@ pub(super) struct Snapshot {
     pub(super) tools: Vec<Tool>,
     /// Tool name to the reason it is withheld.
     pub(super) withheld: HashMap<String, String>,
+    /// Tool name to the fingerprint of its definition, computed once when the
+    /// definitions arrived: what each call's pin is checked against.
+    pub(super) fingerprints: HashMap<String, Fingerprint>,
     /// What the lint found in definitions it did not withhold (personal tier).
     pub(super) warnings: Vec<String>,
 }
@@ -39,8 +42,16 @@ impl Pins<'_> {
             .collect();
         let found =
             LivePins::new(self.record, self.tier, self.inventory, self.others).check(&values);
+        let fingerprints = tools
+            .iter()
+            .zip(&values)
+            .filter_map(|(tool, value)| {
+                Some((tool.name.to_string(), Fingerprint::of_tool(value).ok()?))
+            })
+            .collect();
         Snapshot {
             tools,
+            fingerprints,
             withheld: found
                 .withheld
                 .into_iter()

@@ -1,7 +1,9 @@
 //! The proxy's client role toward the upstream: what the upstream sends the
 //! client. Requests (sampling, elicitation, roots) are relayed to the agent only
-//! when the gate's policies permit them; progress goes to the call it belongs
-//! to, logging is redacted, and a changed tool list is pinned again.
+//! when the gate's policies permit them, sanitized and redacted on the way (and
+//! the agent's answer redacted on the way back); progress goes to the call it
+//! belongs to; every notification passed on is sanitized and redacted; a
+//! changed tool list is pinned again.
 #![expect(
     deprecated,
     reason = "sampling, roots and logging are deprecated by SEP-2577 and still relayed for upstreams on the protocol versions that have them"
@@ -22,6 +24,10 @@ use serde::de::DeserializeOwned;
 
 use super::State;
 use crate::rmcp::output::process_serialized;
+
+/// How long the proxy waits after an upstream's `tools/list_changed` before it
+/// lists again, gathering the notifications that follow into one re-listing.
+const LIST_CHANGED_DEBOUNCE: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// The upstream's view of the proxy as its client.
 pub(super) struct Relay {
@@ -44,10 +50,16 @@ impl Relay {
     /// Asks the gate whether `action` may be relayed for the principal the
     /// proxy serves; when it may, `forward` sends it to the agent, and the
     /// answer is redacted and audited as the call's outcome.
-    async fn relay<T, F, Fut>(&self, action: ServerAction, forward: F) -> Result<T, McpError>
+    async fn relay<P, T, F, Fut>(
+        &self,
+        action: ServerAction,
+        mut params: P,
+        forward: F,
+    ) -> Result<T, McpError>
     where
+        P: Serialize + DeserializeOwned,
         T: Serialize + DeserializeOwned,
-        F: FnOnce(rmcp::Peer<rmcp::service::RoleServer>) -> Fut,
+        F: FnOnce(rmcp::Peer<rmcp::service::RoleServer>, P) -> Fut,
         Fut: std::future::Future<Output = Result<T, rmcp::service::ServiceError>>,
     {
         let state = &self.state;
@@ -84,6 +96,15 @@ impl Relay {
             let d = gate.refuse(&call, why);
             return Err(refused(d.reasons().collect::<Vec<_>>().join("; ")));
         };
+        // What the person (or the client's model) reads of the upstream's
+        // request is cleaned as its results are.
+        if !state.clean(&mut params) {
+            let d = gate.refuse(
+                &call,
+                "the upstream's request could not be checked for secrets",
+            );
+            return Err(refused(d.reasons().collect::<Vec<_>>().join("; ")));
+        }
         let permit = match gate.admit(&call) {
             Admission::Run(permit) => permit,
             Admission::Ask(pending) => {
@@ -102,7 +123,7 @@ impl Relay {
                 )));
             }
         };
-        let outcome = forward(agent)
+        let outcome = forward(agent, params)
             .await
             .map(Answer)
             .map_err(|e| McpError::internal_error(format!("the client did not answer: {e}"), None));
@@ -120,9 +141,11 @@ impl ClientHandler for Relay {
         params: CreateMessageRequestParams,
         _context: RequestContext<RoleClient>,
     ) -> Result<CreateMessageResult, McpError> {
-        self.relay(ServerAction::CreateMessage, |agent| async move {
-            agent.create_message(params).await
-        })
+        self.relay(
+            ServerAction::CreateMessage,
+            params,
+            |agent, params| async move { agent.create_message(params).await },
+        )
         .await
     }
 
@@ -130,7 +153,7 @@ impl ClientHandler for Relay {
         &self,
         _context: RequestContext<RoleClient>,
     ) -> Result<ListRootsResult, McpError> {
-        self.relay(ServerAction::ListRoots, |agent| async move {
+        self.relay(ServerAction::ListRoots, (), |agent, ()| async move {
             agent.list_roots().await
         })
         .await
@@ -141,7 +164,7 @@ impl ClientHandler for Relay {
         request: ElicitRequestParams,
         _context: RequestContext<RoleClient>,
     ) -> Result<ElicitResult, McpError> {
-        self.relay(ServerAction::Elicit, |agent| async move {
+        self.relay(ServerAction::Elicit, request, |agent, request| async move {
             agent.create_elicitation(request).await
         })
         .await
@@ -157,10 +180,9 @@ impl ClientHandler for Relay {
         };
         let mut params = params;
         params.progress_token = token;
-        if let Some(message) = params.message.as_mut() {
-            *message = self.state.redactor.redact(message).into_owned();
+        if self.state.clean(&mut params) {
+            let _ = agent.notify_progress(params).await;
         }
-        let _ = agent.notify_progress(params).await;
     }
 
     async fn on_logging_message(
@@ -169,9 +191,8 @@ impl ClientHandler for Relay {
         _context: NotificationContext<RoleClient>,
     ) {
         let mut params = params;
-        self.state.redactor.redact_json(&mut params.data);
-        if let Some(logger) = params.logger.as_mut() {
-            *logger = self.state.redactor.redact(logger).into_owned();
+        if !self.state.clean(&mut params) {
+            return;
         }
         match self.state.agent() {
             Some(agent) => {
@@ -184,10 +205,28 @@ impl ClientHandler for Relay {
     }
 
     async fn on_tool_list_changed(&self, context: NotificationContext<RoleClient>) {
-        self.state.refresh(&context.peer).await;
-        if let Some(agent) = self.state.agent() {
-            let _ = agent.notify_tool_list_changed().await;
+        // Coalesced: a burst of notifications (an upstream may send hundreds)
+        // is one re-listing, made a moment after the first; one that comes
+        // while a re-listing runs gets one more after it.
+        if self
+            .state
+            .relisting
+            .swap(true, std::sync::atomic::Ordering::AcqRel)
+        {
+            return;
         }
+        let state = Arc::clone(&self.state);
+        let peer = context.peer.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(LIST_CHANGED_DEBOUNCE).await;
+            state
+                .relisting
+                .store(false, std::sync::atomic::Ordering::Release);
+            state.refresh(&peer).await;
+            if let Some(agent) = state.agent() {
+                let _ = agent.notify_tool_list_changed().await;
+            }
+        });
     }
 
     async fn on_resource_list_changed(&self, _context: NotificationContext<RoleClient>) {
@@ -207,7 +246,10 @@ impl ClientHandler for Relay {
         params: ResourceUpdatedNotificationParam,
         _context: NotificationContext<RoleClient>,
     ) {
-        if let Some(agent) = self.state.agent() {
+        let mut params = params;
+        if let Some(agent) = self.state.agent()
+            && self.state.clean(&mut params)
+        {
             let _ = agent.notify_resource_updated(params).await;
         }
     }

@@ -117,8 +117,18 @@ impl<H> Guarded<H> {
             },
             Err(e) => return refuse(format!("the approval requests could not be read: {e}")),
         };
-        if review.decision().is_none() {
-            return Asked::Reply(awaiting_review(pending.decision(), &review).into());
+        match review.decision() {
+            None => return Asked::Reply(awaiting_review(pending.decision(), &review).into()),
+            // A denial is not taken: it holds for every retry until the
+            // request expires, so the caller cannot ask again at once.
+            Some(d) if !d.approved() => {
+                return refuse(format!(
+                    "{} denied approval request {}; the denial holds until the request expires",
+                    mcpguard_policy::quoted(d.reviewer()),
+                    review.id()
+                ));
+            }
+            Some(_) => {}
         }
         let taken = match reviews.take(&review) {
             Ok(Some(taken)) => taken,

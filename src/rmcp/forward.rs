@@ -1,9 +1,13 @@
-//! The `ServerHandler` methods [`super::Guarded`] passes to the inner handler
-//! unchanged: everything but `tools/call`, `tools/list`, `get_tool`,
-//! `resources/read`, `prompts/get` and `tasks/get`.
+//! The `ServerHandler` methods [`super::Guarded`] passes on to the inner
+//! handler: everything but `tools/call`, `tools/list`, `get_tool`,
+//! `resources/read`, `prompts/get`, `tasks/get` and `tasks/update`.
 //!
 //! One macro writes them from a list of signatures, so a method rmcp adds is one
-//! line here, and none is a hand-written copy that could drift.
+//! line here, and none is a hand-written copy that could drift. Every answer an
+//! async method returns — a list, a completion, a skill, a custom result, the
+//! handshake — passes [`super::Guarded::cleaned`] on its way to the client, and
+//! every error the redactor: what the client or its model reads of the inner
+//! handler is sanitized and redacted by construction, not case by case.
 
 /// Expands, inside `impl ServerHandler for Guarded<H>`, to every forwarded
 /// method. Async methods keep rmcp's return shape
@@ -27,7 +31,6 @@ macro_rules! forwarded {
             #[expect(deprecated, reason = "forwarded for peers on older protocol versions")]
             async fn unsubscribe(request: UnsubscribeRequestParams) -> ();
             async fn on_custom_request(request: CustomRequest) -> CustomResult;
-            async fn update_task(request: UpdateTaskParams) -> ();
             async fn cancel_task(request: CancelTaskParams) -> ();
             async fn list_skills(request: Option<PaginatedRequestParams>) -> ListSkillsResult;
             async fn get_skill(request: GetSkillRequestParams) -> GetSkillResult;
@@ -58,7 +61,12 @@ macro_rules! forwarded {
             $($arg: $ty,)*
             context: RequestContext<RoleServer>,
         ) -> impl Future<Output = Result<$ret, McpError>> + MaybeSendFuture + '_ {
-            self.inner.$name($($arg,)* context)
+            async move {
+                match self.inner.$name($($arg,)* context).await {
+                    Ok(answer) => self.cleaned(answer),
+                    Err(error) => Err($crate::rmcp::output::redacted_error(self.gate.redactor(), error)),
+                }
+            }
         }
     };
     (@one $(#[$attr:meta])* notify $name:ident ($($arg:ident: $ty:ty),*)) => {

@@ -112,10 +112,13 @@ use rmcp::service::{
     MaybeSendFuture, NotificationContext, RequestContext, RoleServer, SubscriptionContext,
 };
 use rmcp::{ErrorData as McpError, ServerHandler};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 mod approval;
 mod forward;
+mod input;
 pub(crate) mod output;
 
 /// The rmcp crate this adapter is built against (3.11, features `server`,
@@ -180,6 +183,10 @@ type Identify = dyn Fn(&RequestContext<RoleServer>) -> Option<Principal> + Send 
 /// Why a tool is withheld, if it is (see [`Guarded::withhold`]).
 type Withhold = dyn Fn(&str) -> Option<String> + Send + Sync;
 
+/// The fingerprint of a tool's live definition, as the handler knows it (see
+/// [`Guarded::live_fingerprints`]).
+type LiveFingerprint = dyn Fn(&str) -> Option<Fingerprint> + Send + Sync;
+
 /// Why [`Guarded`] could not be configured.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -216,6 +223,7 @@ pub struct Guarded<H> {
     session: String,
     identify: Arc<Identify>,
     withhold: Option<Arc<Withhold>>,
+    fingerprints: Option<Arc<LiveFingerprint>>,
     codec: RequestStateCodec,
     approval_ttl: Duration,
     review_ttl: Duration,
@@ -248,6 +256,7 @@ impl<H: Clone> Clone for Guarded<H> {
             session: self.session.clone(),
             identify: Arc::clone(&self.identify),
             withhold: self.withhold.clone(),
+            fingerprints: self.fingerprints.clone(),
             codec: self.codec.clone(),
             approval_ttl: self.approval_ttl,
             review_ttl: self.review_ttl,
@@ -354,6 +363,7 @@ impl<H: Handler> Guarded<H> {
             session,
             identify: Arc::new(principal_from_extensions),
             withhold: None,
+            fingerprints: None,
             codec,
             approval_ttl: Duration::from_secs(600),
             review_ttl: Duration::from_secs(3600),
@@ -390,6 +400,21 @@ impl<H: Handler> Guarded<H> {
         F: Fn(&str) -> Option<String> + Send + Sync + 'static,
     {
         self.withhold = Some(Arc::new(withhold));
+        self
+    }
+
+    /// Where the handler already knows the fingerprint of each definition it
+    /// offers — computed once, when the definitions arrived, as
+    /// [`crate::proxy`] does when it pins an upstream's list — the gate checks
+    /// a call's pin against that, instead of fingerprinting the definition on
+    /// every call. `fingerprints` must answer for the definition the handler
+    /// would run now (`None`: it offers none, and a pinned call is refused).
+    #[must_use]
+    pub fn live_fingerprints<F>(mut self, fingerprints: F) -> Self
+    where
+        F: Fn(&str) -> Option<Fingerprint> + Send + Sync + 'static,
+    {
+        self.fingerprints = Some(Arc::new(fingerprints));
         self
     }
 
@@ -475,6 +500,9 @@ impl<H: Handler> Guarded<H> {
         name: &str,
         context: &RequestContext<RoleServer>,
     ) -> Option<Fingerprint> {
+        if let Some(known) = &self.fingerprints {
+            return known(name);
+        }
         if let Some(tool) = self.inner.get_tool(name) {
             return fingerprint_of(&tool);
         }
@@ -626,7 +654,17 @@ impl<H: ServerHandler> ServerHandler for Guarded<H> {
         };
         let untrusted = permit.untrusted_output();
         let confidentiality = profile.and_then(|p| p.data_classes.iter().max().copied());
-        let outcome = self.inner.call_tool(request, context).await.map(Response);
+        self.redact_responses(request.input_responses.as_mut());
+        let outcome = match self.inner.call_tool(request, context).await {
+            Ok(CallToolResponse::InputRequired(mut asked)) => {
+                Ok(match self.screen_input(&call, &mut asked) {
+                    Ok(()) => CallToolResponse::InputRequired(asked),
+                    Err(decision) => refused(&decision, None).into(),
+                })
+            }
+            other => other,
+        }
+        .map(Response);
         match permit.finish(outcome) {
             Ok(Response(response)) => Ok(labelled(response, untrusted, confidentiality)),
             Err(GuardError::Handler(error)) => Err(redacted_error(self.gate.redactor(), error)),
@@ -639,7 +677,11 @@ impl<H: ServerHandler> ServerHandler for Guarded<H> {
         request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        let mut result = self.inner.list_tools(request, context.clone()).await?;
+        let mut result = self
+            .inner
+            .list_tools(request, context.clone())
+            .await
+            .map_err(|e| redacted_error(self.gate.redactor(), e))?;
         // The live definitions, for checking calls against their pins.
         self.remember(&result.tools);
         let Some(principal) = (self.identify)(&context) else {
@@ -653,6 +695,7 @@ impl<H: ServerHandler> ServerHandler for Guarded<H> {
                     .evaluate_list(&principal, &self.server, &tool.name)
                     .is_allowed()
         });
+        let mut result = self.cleaned(result)?;
         for tool in &mut result.tools {
             publish_fingerprint(tool);
         }
@@ -663,10 +706,9 @@ impl<H: ServerHandler> ServerHandler for Guarded<H> {
         if self.withheld(name).is_some() {
             return None;
         }
-        self.inner.get_tool(name).map(|mut tool| {
-            publish_fingerprint(&mut tool);
-            tool
-        })
+        self.inner
+            .get_tool(name)
+            .and_then(|tool| self.published(tool))
     }
 
     async fn read_resource(
@@ -677,11 +719,16 @@ impl<H: ServerHandler> ServerHandler for Guarded<H> {
         let uri = request.uri.clone();
         let call = self.server_call(&context, ServerAction::ReadResource, uri, Value::Null)?;
         let permit = self.server_permit(&call)?;
-        let outcome = self
-            .inner
-            .read_resource(request, context)
-            .await
-            .map(Resource);
+        let mut request = request;
+        self.redact_responses(request.input_responses.as_mut());
+        let outcome = match self.inner.read_resource(request, context).await {
+            Ok(ReadResourceResponse::InputRequired(mut asked)) => self
+                .screen_input(&call, &mut asked)
+                .map(|()| ReadResourceResponse::InputRequired(asked))
+                .map_err(|decision| refused_error(&decision)),
+            other => other,
+        }
+        .map(Resource);
         self.finish_server(permit, outcome).map(|r| r.0)
     }
 
@@ -694,7 +741,16 @@ impl<H: ServerHandler> ServerHandler for Guarded<H> {
         let name = request.name.clone();
         let call = self.server_call(&context, ServerAction::GetPrompt, name, arguments)?;
         let permit = self.server_permit(&call)?;
-        let outcome = self.inner.get_prompt(request, context).await.map(Prompt);
+        let mut request = request;
+        self.redact_responses(request.input_responses.as_mut());
+        let outcome = match self.inner.get_prompt(request, context).await {
+            Ok(GetPromptResponse::InputRequired(mut asked)) => self
+                .screen_input(&call, &mut asked)
+                .map(|()| GetPromptResponse::InputRequired(asked))
+                .map_err(|decision| refused_error(&decision)),
+            other => other,
+        }
+        .map(Prompt);
         self.finish_server(permit, outcome).map(|r| r.0)
     }
 
@@ -716,10 +772,57 @@ impl<H: ServerHandler> ServerHandler for Guarded<H> {
         Ok(result)
     }
 
+    async fn update_task(
+        &self,
+        mut request: UpdateTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        // The client's answers to a task's input requests, as a retry's.
+        self.redact_responses(Some(&mut request.input_responses));
+        self.inner
+            .update_task(request, context)
+            .await
+            .map_err(|e| redacted_error(self.gate.redactor(), e))
+    }
+
     forward::forwarded!();
 }
 
 impl<H: ServerHandler> Guarded<H> {
+    /// What the client reads of an answer that is not a call's result (lists,
+    /// completions, skills, custom requests, the handshake): sanitized and, when
+    /// the gate redacts results, redacted, in one pass. Every such answer of the
+    /// inner handler comes through here ([`forward`]), so none reaches the
+    /// client raw. One that cannot be checked is withheld.
+    fn cleaned<T: Serialize + DeserializeOwned>(&self, mut answer: T) -> Result<T, McpError> {
+        let redactor = self.gate.redacts_results().then(|| self.gate.redactor());
+        let mut output = Output::new(redactor, true);
+        if process_serialized(&mut answer, &mut output) {
+            Ok(answer)
+        } else {
+            Err(McpError::internal_error(
+                "mcpguard: the answer was withheld because it could not be checked for secrets",
+                None,
+            ))
+        }
+    }
+
+    /// A tool definition as the client sees it: cleaned like every other
+    /// answer, with the fingerprint of what it shows in `_meta`.
+    fn published(&self, tool: Tool) -> Option<Tool> {
+        let mut tool = self.cleaned(tool).ok()?;
+        publish_fingerprint(&mut tool);
+        Some(tool)
+    }
+
+    /// Redacts the client's answers to input requests before the inner handler
+    /// sees them, when the gate redacts.
+    fn redact_responses(&self, responses: Option<&mut rmcp::model::InputResponses>) {
+        if self.gate.redacts_results() {
+            input::redact_responses(self.gate.redactor(), responses);
+        }
+    }
+
     /// The `resources/read` or `prompts/get` a request asks for, as the gate sees
     /// it; an unverified caller is refused (and audited) here.
     fn server_call(

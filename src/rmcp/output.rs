@@ -143,6 +143,10 @@ impl ToolResult for Response {
     fn is_error(&self) -> bool {
         matches!(&self.0, CallToolResponse::Complete(r) if r.is_error == Some(true))
     }
+
+    fn is_input_required(&self) -> bool {
+        matches!(&self.0, CallToolResponse::InputRequired(_))
+    }
 }
 
 /// A `resources/read` response the gate can process.
@@ -156,6 +160,10 @@ impl ToolResult for Resource {
             *result = rmcp::model::ReadResourceResult::new(Vec::new());
         }
     }
+
+    fn is_input_required(&self) -> bool {
+        matches!(&self.0, ReadResourceResponse::InputRequired(_))
+    }
 }
 
 /// A `prompts/get` response the gate can process.
@@ -168,6 +176,10 @@ impl ToolResult for Prompt {
         {
             result.messages.clear();
         }
+    }
+
+    fn is_input_required(&self) -> bool {
+        matches!(&self.0, GetPromptResponse::InputRequired(_))
     }
 }
 

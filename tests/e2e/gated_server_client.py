@@ -104,6 +104,28 @@ async def team_session(binary: str, root: pathlib.Path, audit: pathlib.Path, pag
                 peeked,
             )
 
+        # An approved command runs confined to the workspace, with an
+        # environment of its own: it reads neither the secrets beside the
+        # workspace (it did, with `cat`) nor the server's keys.
+        ran = await client.call_tool("run_command", {"command": "cat", "args": ["notes.md"]})
+        calls += 2
+        check(not ran.is_error and "meeting at noon" in text_of(ran), "an approved command runs in the workspace", ran)
+        for args in (["../secrets/db_password"], [str(root.parent / "secrets" / "db_password")], ["/proc/self/environ"]):
+            peeked = await client.call_tool("run_command", {"command": "cat", "args": args})
+            calls += 2
+            check(
+                DB_PASSWORD not in text_of(peeked) and os.environ["MCPGUARD_AUDIT_KEY"] not in text_of(peeked),
+                f"an approved command cannot read outside the workspace ({args[0]})",
+                peeked,
+            )
+        env = await client.call_tool("run_command", {"command": "env", "args": []})
+        calls += 2
+        check(
+            not env.is_error and "MCPGUARD_AUDIT_KEY" not in text_of(env),
+            "a command does not inherit the server's environment",
+            env,
+        )
+
         approver.answer = "decline"
         declined = await client.call_tool("write_file", {"path": "out/other.md", "content": "x"})
         calls += 2
@@ -141,6 +163,18 @@ async def team_session(binary: str, root: pathlib.Path, audit: pathlib.Path, pag
             secret,
         )
         check(len(approver.asked) == asked_before, "a refused call asks no one")
+
+        # A command beside the secrets is closed to the tainted session too:
+        # approved, it would `cat` what read_secret may not return.
+        command = await client.call_tool("run_command", {"command": "cat", "args": ["../secrets/db_password"]})
+        calls += 1
+        decision = meta_of(command).get("io.mcpguard/decision", {})
+        check(
+            command.is_error and "no-secrets-when-tainted" in decision.get("policies", [])
+            and len(approver.asked) == asked_before,
+            "after untrusted content, a command beside the secrets is refused without asking",
+            command,
+        )
 
         egress = await client.call_tool("fetch_url", {"url": page + "collect?d=x"})
         calls += 1

@@ -249,9 +249,16 @@ async def four_eyes(url: str, ports: list[int], root: pathlib.Path) -> None:
         check(denied.returncode == 0, "a reviewer denies", denied)
         refused = await c.call_tool("delete_file", {"path": "old.md"})
         check(
-            refused.is_error and "lead@example.test denied" in text_of(refused) and (root / "old.md").exists(),
+            refused.is_error and '"lead@example.test" denied' in text_of(refused) and (root / "old.md").exists(),
             "a denied request's retry is refused, naming the reviewer",
             refused,
+        )
+        again = await c.call_tool("delete_file", {"path": "old.md"})
+        check(
+            again.is_error and denied_id in text_of(again) and "denied" in text_of(again)
+            and (root / "old.md").exists(),
+            "the denial holds for the next retry too: no new request is opened",
+            again,
         )
 
 

@@ -88,6 +88,7 @@ impl Issuer {
     pub(crate) fn sign(&self, claims: &Value) -> String {
         let mut header = Header::new(Algorithm::ES256);
         header.kid = Some(self.kid.clone());
+        header.typ = Some("at+jwt".to_owned());
         jsonwebtoken::encode(&header, claims, &self.key).unwrap()
     }
 

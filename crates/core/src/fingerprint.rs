@@ -113,39 +113,60 @@ pub fn canonical_json(value: &Value) -> String {
     out
 }
 
-/// Writes `value` as canonical JSON (sorted members, no whitespace).
+/// Writes `value` as canonical JSON (sorted members, no whitespace). Walks an
+/// explicit stack, not the call stack: a value nested any depth (built in code;
+/// parsed JSON stops at 128 levels) cannot overflow it.
 pub(crate) fn write_canonical(out: &mut String, value: &Value) {
-    match value {
-        Value::Object(map) => {
-            let mut members: Vec<(&String, &Value)> = map.iter().collect();
-            members.sort_by(|a, b| a.0.cmp(b.0));
-            out.push('{');
-            for (i, (k, v)) in members.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_string(out, k);
+    /// What is left to write, last first.
+    enum Step<'a> {
+        Value(&'a Value),
+        Member(&'a str, &'a Value),
+        Text(&'static str),
+    }
+    let mut stack = vec![Step::Value(value)];
+    while let Some(step) = stack.pop() {
+        let value = match step {
+            Step::Text(text) => {
+                out.push_str(text);
+                continue;
+            }
+            Step::Member(key, value) => {
+                write_string(out, key);
                 out.push(':');
-                write_canonical(out, v);
+                value
             }
-            out.push('}');
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, v) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
+            Step::Value(value) => value,
+        };
+        match value {
+            Value::Object(map) => {
+                let mut members: Vec<(&String, &Value)> = map.iter().collect();
+                members.sort_by(|a, b| a.0.cmp(b.0));
+                out.push('{');
+                stack.push(Step::Text("}"));
+                for (i, (k, v)) in members.into_iter().enumerate().rev() {
+                    stack.push(Step::Member(k, v));
+                    if i > 0 {
+                        stack.push(Step::Text(","));
+                    }
                 }
-                write_canonical(out, v);
             }
-            out.push(']');
+            Value::Array(items) => {
+                out.push('[');
+                stack.push(Step::Text("]"));
+                for (i, v) in items.iter().enumerate().rev() {
+                    stack.push(Step::Value(v));
+                    if i > 0 {
+                        stack.push(Step::Text(","));
+                    }
+                }
+            }
+            Value::String(s) => write_string(out, s),
+            Value::Number(n) => {
+                let _ = write!(out, "{n}");
+            }
+            Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Value::Null => out.push_str("null"),
         }
-        Value::String(s) => write_string(out, s),
-        Value::Number(n) => {
-            let _ = write!(out, "{n}");
-        }
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Null => out.push_str("null"),
     }
 }
 

@@ -5,6 +5,7 @@ mod edit;
 mod error;
 mod fingerprint;
 mod inventory;
+mod json;
 mod launch;
 mod lint;
 mod live;
@@ -22,6 +23,7 @@ pub use inventory::{
     DestinationSpec, INVENTORY_VERSION, Inventory, Launch, Provenance, ReviewState, ServerRecord,
     ThirdParty, ToolProfile, Transport, is_env_var_name,
 };
+pub use json::{MAX_JSON_DEPTH, dismantle, nested_deeper_than};
 pub use launch::{Control, ControlFailure, Definitions, LaunchGate, LaunchReport, ToolRisk};
 pub use lint::{DEFAULT_MAX_TEXT, LintFinding, LintId, Linter, SecretFinder};
 pub use live::{LiveCheck, LivePins, Withheld};

@@ -25,6 +25,8 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::fingerprint::canonical_json;
+use crate::json::MAX_JSON_DEPTH;
 use crate::sanitize::{Hidden, hidden};
 
 /// What a lint finding is about. The ids are stable.
@@ -401,8 +403,25 @@ impl<'a> Linter<'a> {
         if let Some(n) = tool.get("name").and_then(Value::as_str) {
             self.check_name(&name, n, &mut out);
         }
-        let mut stack: Vec<(String, &Value, bool)> = vec![(String::new(), tool, false)];
-        while let Some((path, value, syntax)) = stack.pop() {
+        // (path, value, in schema syntax, depth)
+        let mut stack: Vec<(String, &Value, bool, usize)> = vec![(String::new(), tool, false, 0)];
+        let mut too_deep = false;
+        while let Some((path, value, syntax, depth)) = stack.pop() {
+            if depth > MAX_JSON_DEPTH {
+                // Not walked further: no parser would have produced it, and a
+                // client may fail on it. Reported once.
+                if !too_deep {
+                    too_deep = true;
+                    out.push(finding(
+                        LintId::OversizedDefinition,
+                        &name,
+                        &path,
+                        0..0,
+                        format!("nested deeper than {MAX_JSON_DEPTH} levels; not checked below"),
+                    ));
+                }
+                continue;
+            }
             match value {
                 Value::String(s) => {
                     self.check_text(
@@ -416,7 +435,7 @@ impl<'a> Linter<'a> {
                 }
                 Value::Array(items) => {
                     for (i, v) in items.iter().enumerate().rev() {
-                        stack.push((format!("{path}[{i}]"), v, syntax));
+                        stack.push((format!("{path}[{i}]"), v, syntax, depth + 1));
                     }
                 }
                 Value::Object(map) => {
@@ -429,7 +448,7 @@ impl<'a> Linter<'a> {
                         // Keys are text too (a parameter named in another script,
                         // or with a hidden payload).
                         self.check_hidden(&name, &format!("{child} (key)"), k, &mut out);
-                        stack.push((child, v, is_syntax_key(k)));
+                        stack.push((child, v, is_syntax_key(k), depth + 1));
                     }
                 }
                 Value::Null | Value::Bool(_) | Value::Number(_) => {}
@@ -457,7 +476,7 @@ impl<'a> Linter<'a> {
             .iter()
             .flat_map(|t| self.lint_tool_among(t, &siblings))
             .collect();
-        let sizes: Vec<usize> = list.iter().map(|t| t.to_string().len()).collect();
+        let sizes: Vec<usize> = list.iter().map(|t| canonical_json(t).len()).collect();
         let mut sorted = sizes.clone();
         sorted.sort_unstable();
         let median = sorted.get(sorted.len() / 2).copied().unwrap_or(0);

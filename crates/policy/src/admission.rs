@@ -149,6 +149,13 @@ pub trait ToolResult {
     fn is_error(&self) -> bool {
         false
     }
+
+    /// Whether the result asks the client for input before the call can finish
+    /// (an MCP `InputRequiredResult`): audited as `input_required`, not `ok`.
+    /// Defaults to no.
+    fn is_input_required(&self) -> bool {
+        false
+    }
 }
 
 impl ToolResult for String {
@@ -491,6 +498,8 @@ impl Permit<'_> {
                         AuditOutcome::Error,
                         Some("the tool reported an error in its result".to_owned()),
                     )
+                } else if value.is_input_required() {
+                    (AuditOutcome::InputRequired, None)
                 } else {
                     (AuditOutcome::Ok, None)
                 }

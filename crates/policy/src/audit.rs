@@ -56,6 +56,10 @@ pub enum AuditOutcome {
     /// The handler was started but never finished: it panicked, the request
     /// was cancelled, or its permit was dropped.
     Abandoned,
+    /// The handler answered that it needs input from the client first (an MCP
+    /// 2026-07-28 `InputRequiredResult`): the call is not done, and its retry
+    /// is a call of its own.
+    InputRequired,
 }
 
 impl fmt::Display for AuditOutcome {
@@ -67,6 +71,7 @@ impl fmt::Display for AuditOutcome {
             Self::Denied => "denied",
             Self::NeedsApproval => "needs_approval",
             Self::Abandoned => "abandoned",
+            Self::InputRequired => "input_required",
         })
     }
 }

@@ -66,6 +66,9 @@ pub struct ToolCall {
     server: String,
     tool: String,
     arguments: Value,
+    /// The arguments given were nested deeper than
+    /// [`mcpguard_core::MAX_JSON_DEPTH`]: dropped, and the call is denied.
+    too_deep: bool,
     purpose: Option<String>,
     definition: Option<Fingerprint>,
 }
@@ -80,6 +83,7 @@ impl ToolCall {
             server: server.into(),
             tool: tool.into(),
             arguments: Value::Object(serde_json::Map::new()),
+            too_deep: false,
             purpose: None,
             definition: None,
         }
@@ -113,10 +117,28 @@ impl ToolCall {
     }
 
     /// Sets the arguments (a JSON object, as in `params.arguments`).
+    ///
+    /// Arguments nested deeper than [`mcpguard_core::MAX_JSON_DEPTH`] levels
+    /// (more than any JSON parser hands over; only a value built in code can
+    /// be) are not kept: the call has empty arguments and is denied as
+    /// malformed, so nothing downstream walks, clones or logs them.
     #[must_use]
     pub fn arguments(mut self, arguments: Value) -> Self {
-        self.arguments = arguments;
+        if mcpguard_core::nested_deeper_than(&arguments, mcpguard_core::MAX_JSON_DEPTH) {
+            mcpguard_core::dismantle(arguments);
+            self.arguments = Value::Object(serde_json::Map::new());
+            self.too_deep = true;
+        } else {
+            self.arguments = arguments;
+            self.too_deep = false;
+        }
         self
+    }
+
+    /// Whether the arguments given were nested too deep to keep (see
+    /// [`ToolCall::arguments`]).
+    pub(crate) fn arguments_too_deep(&self) -> bool {
+        self.too_deep
     }
 
     /// Sets the session handle. Sessions are kept per principal: the same handle

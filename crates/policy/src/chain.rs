@@ -11,9 +11,13 @@
 //!
 //! It does **not** prove:
 //! - that the tail is all there: cutting lines off the end leaves a shorter chain
-//!   that verifies. Publish the head (line count and last MAC) to a second place the
-//!   log's writer cannot rewrite ([`HeadFile`] on another volume, [`TracingHead`] to
-//!   a log shipper) and verify against it ([`verify_chain_with_head`]);
+//!   that verifies. Publish the head (line count and last MAC, sealed with the key
+//!   so that nobody without it can write one) to a second place the log's writer
+//!   cannot rewrite ([`HeadFile`] on another volume, [`TracingHead`] to a log
+//!   shipper) and verify against it ([`verify_chain_with_head`]); a writer that
+//!   continues a log checks it against the head first
+//!   ([`JsonLinesSink::open_after`]), so a log cut while the writer was down is
+//!   refused, not continued;
 //! - anything against whoever holds the key: the process that writes the log can
 //!   write any chain it likes. Keep the key out of the reach of those whose actions
 //!   are audited (an environment variable of the server, not a file in the
@@ -73,7 +77,9 @@ impl AuditKey {
     ///
     /// # Errors
     ///
-    /// Fewer than [`MIN_AUDIT_KEY_LEN`] bytes.
+    /// Fewer than [`MIN_AUDIT_KEY_LEN`] bytes, or bytes that are plainly not
+    /// random (one value repeated, a short pattern, a count): a key anyone can
+    /// guess lets anyone rewrite the chain.
     pub fn new(bytes: &[u8]) -> Result<Self, AuditKeyError> {
         if bytes.len() < MIN_AUDIT_KEY_LEN {
             return Err(AuditKeyError {
@@ -82,6 +88,13 @@ impl AuditKey {
                      secret randomness (generate one with `openssl rand -hex 32`)",
                     bytes.len()
                 ),
+            });
+        }
+        if !looks_random(bytes) {
+            return Err(AuditKeyError {
+                message: "the audit key is plainly not random (a value repeated, a short \
+                          pattern or a count): generate one with `openssl rand -hex 32`"
+                    .to_owned(),
             });
         }
         let mut h = Sha256::new();
@@ -146,6 +159,23 @@ impl AuditKey {
         &self.id
     }
 
+    /// The seal of a head: its MAC under this key, over what it states.
+    fn seal(&self, head: &ChainHead) -> String {
+        self.mac(
+            format!(
+                "mcpguard audit head\0{}\0{}\0{}",
+                head.key_id, head.lines, head.mac
+            )
+            .as_bytes(),
+        )
+    }
+
+    /// `head` with its seal made under this key.
+    fn sealed(&self, mut head: ChainHead) -> ChainHead {
+        head.seal = self.seal(&head);
+        head
+    }
+
     fn mac(&self, bytes: &[u8]) -> String {
         // An HMAC takes a key of any length.
         let Ok(mut mac) = HmacSha256::new_from_slice(&self.key) else {
@@ -165,6 +195,36 @@ impl fmt::Debug for AuditKey {
     }
 }
 
+/// Whether key bytes could have come from a random source: 32 random bytes have
+/// about 30 distinct values, no constant step between them, and no block that
+/// repeats. Fewer than 12 distinct values (one byte repeated, a short pattern),
+/// a count up or down, or a block written twice is a key someone typed, not one
+/// that was generated; the chance that random bytes fail this is far below
+/// 2^-90.
+fn looks_random(bytes: &[u8]) -> bool {
+    let mut seen = [false; 256];
+    for &b in bytes {
+        if let Some(slot) = seen.get_mut(usize::from(b)) {
+            *slot = true;
+        }
+    }
+    let distinct = seen.iter().filter(|&&s| s).count();
+    let step = |pair: &[u8]| match pair {
+        [a, b] => b.wrapping_sub(*a),
+        _ => 0,
+    };
+    let first = bytes.get(..2).map_or(0, step);
+    let counting = bytes.windows(2).all(|pair| step(pair) == first);
+    // A block written out twice or more (`0f1e2d…0f1e2d…`).
+    let repeated = (1..=bytes.len() / 2).any(|period| {
+        bytes
+            .iter()
+            .zip(bytes.iter().skip(period))
+            .all(|(a, b)| a == b)
+    });
+    distinct >= 12 && !counting && !repeated
+}
+
 fn hex(bytes: &[u8]) -> String {
     let digit = |n: u8| char::from_digit(u32::from(n), 16).unwrap_or('0');
     let mut out = String::with_capacity(bytes.len() * 2);
@@ -182,10 +242,11 @@ fn decode_hex(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// Where a chain stands: how many lines, the last line's MAC, and the key's id.
-/// Kept apart from the log, it shows truncation ([`verify_chain_with_head`]).
+/// Where a chain stands: how many lines, the last line's MAC, and the key's id,
+/// sealed with an HMAC under the key so that only a holder of the key can write
+/// one. Kept apart from the log, it shows truncation ([`verify_chain_with_head`]).
 ///
-/// Written as one line of JSON: `{"key_id":"…","lines":12,"mac":"…"}`.
+/// Written as one line of JSON: `{"key_id":"…","lines":12,"mac":"…","seal":"…"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -196,16 +257,27 @@ pub struct ChainHead {
     pub mac: String,
     /// The id of the key the chain is written with.
     pub key_id: String,
+    /// The HMAC, under the chain's key, of the three fields above (empty in
+    /// the unsealed heads of earlier versions, which do not verify).
+    #[serde(default)]
+    pub seal: String,
 }
 
 impl ChainHead {
     /// The head of an empty chain written with `key`.
     pub fn genesis(key: &AuditKey) -> Self {
-        Self {
+        key.sealed(Self {
             lines: 0,
             mac: CHAIN_GENESIS.to_owned(),
             key_id: key.id().to_owned(),
-        }
+            seal: String::new(),
+        })
+    }
+
+    /// Whether the head was sealed with `key`: written by a holder of the key,
+    /// and unchanged since.
+    pub fn is_sealed_by(&self, key: &AuditKey) -> bool {
+        !self.seal.is_empty() && key.seal(self) == self.seal
     }
 
     /// Reads a head as [`ChainHead`]'s `Display` writes it.
@@ -252,6 +324,26 @@ impl HeadFile {
     }
 }
 
+impl HeadFile {
+    /// The head published in the file, or `None` when there is no file yet.
+    ///
+    /// # Errors
+    ///
+    /// The file cannot be read, or does not hold a head.
+    pub fn read(&self) -> Result<Option<ChainHead>, AuditError> {
+        match std::fs::read_to_string(&self.path) {
+            Ok(text) => ChainHead::parse(&text).map(Some).map_err(|e| {
+                AuditError::new(format!("the audit head `{}`: {e}", self.path.display()))
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(AuditError::io(
+                format!("cannot read the audit head `{}`: {e}", self.path.display()),
+                e,
+            )),
+        }
+    }
+}
+
 impl HeadPublisher for HeadFile {
     fn publish(&self, head: &ChainHead) -> Result<(), AuditError> {
         let mut tmp = self.path.clone().into_os_string();
@@ -281,6 +373,7 @@ impl HeadPublisher for TracingHead {
             lines = head.lines,
             mac = %head.mac,
             key_id = %head.key_id,
+            seal = %head.seal,
             "audit chain head"
         );
         Ok(())
@@ -338,13 +431,15 @@ impl<W: Write + Send> JsonLinesSink<W> {
         self
     }
 
-    /// The chain's head now.
+    /// The chain's head now, sealed.
     pub fn head(&self) -> ChainHead {
-        self.state
+        let head = self
+            .state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .1
-            .clone()
+            .clone();
+        self.key.sealed(head)
     }
 
     /// The inner writer, once no more events will come.
@@ -391,6 +486,68 @@ impl JsonLinesSink<File> {
             AuditError::new(format!("the audit log `{shown}` cannot be continued: {e}"))
         })?;
         Ok(Self::continuing(file, key, summary.head))
+    }
+}
+
+impl JsonLinesSink<File> {
+    /// [`JsonLinesSink::open`] for a log whose head is published to `head`:
+    /// the log there must verify against the published head (sealed with this
+    /// key, reached and extended by the log) before it is continued, and the
+    /// head is published after every line from then on. A log cut short while
+    /// no writer held it, one rewritten, or a head forged without the key is
+    /// refused with the reason, never continued (which would write a new head
+    /// over the evidence).
+    ///
+    /// With no head published yet, only an empty (or new) log is started: a
+    /// log with lines and no head cannot be told from one whose head was
+    /// removed. To adopt such a log as it is, verify it (`mcpguard audit
+    /// verify`) and write the head that prints to `head`.
+    ///
+    /// # Errors
+    ///
+    /// As [`JsonLinesSink::open`]; the head cannot be read; the log does not
+    /// verify against it; the log has lines but no head is published.
+    pub fn open_after(path: &Path, key: AuditKey, head: HeadFile) -> Result<Self, AuditError> {
+        let published = head.read()?;
+        let shown = path.display();
+        let heads = head.path.display();
+        let sink = Self::open(path, key)?;
+        let mut state = sink
+            .state
+            .lock()
+            .map_err(|_| AuditError::new("the sink is poisoned"))?;
+        let (file, now) = &mut *state;
+        match &published {
+            None if now.lines == 0 => {}
+            None => {
+                return Err(AuditError::new(format!(
+                    "the audit log `{shown}` has {} lines but no head is published at `{heads}`: \
+                     a log whose head was removed cannot be told from one never published; to \
+                     adopt the log as it is, run `mcpguard audit verify {shown}` and write the \
+                     head it prints to `{heads}`",
+                    now.lines
+                )));
+            }
+            Some(published) => {
+                // `open` read and verified the log; the head is checked over
+                // the same bytes.
+                let mut existing = Vec::new();
+                file.seek(SeekFrom::Start(0))
+                    .and_then(|_| file.read_to_end(&mut existing))
+                    .map_err(|e| {
+                        AuditError::io(format!("cannot read the audit log `{shown}`: {e}"), e)
+                    })?;
+                verify_chain_with_head(existing.as_slice(), &sink.key, published).map_err(|e| {
+                    AuditError::new(format!(
+                        "the audit log `{shown}` cannot be continued: it does not match its \
+                         published head `{heads}` ({e}); keep both as evidence and start a new \
+                         log"
+                    ))
+                })?;
+            }
+        }
+        drop(state);
+        Ok(sink.publish_head(Arc::new(head)))
     }
 }
 
@@ -448,7 +605,10 @@ impl<W: Write + Send> AuditSink for JsonLinesSink<W> {
             .map_err(|e| AuditError::io(format!("cannot write: {e}"), e))?;
         head.lines = seq;
         head.mac = mac;
-        let published = head.clone();
+        if self.publishers.is_empty() {
+            return Ok(());
+        }
+        let published = self.key.sealed(head.clone());
         drop(state);
         for publisher in &self.publishers {
             publisher.publish(&published)?;
@@ -574,7 +734,7 @@ pub fn verify_chain(reader: impl BufRead, key: &AuditKey) -> Result<ChainSummary
     }
     Ok(ChainSummary {
         lines: head.lines,
-        head,
+        head: key.sealed(head),
     })
 }
 
@@ -601,6 +761,22 @@ pub fn verify_chain_with_head(
                 head.key_id,
                 key.id()
             ),
+        });
+    }
+    if !head.is_sealed_by(key) {
+        return Err(ChainError {
+            kind: ChainErrorKind::Tampered,
+            line: 0,
+            reason: if head.seal.is_empty() {
+                "the head has no seal, so anyone could have written it (an earlier version \
+                 wrote such heads): verify the log without it, and publish the sealed head \
+                 this version prints"
+                    .to_owned()
+            } else {
+                "the head's seal does not verify with the key: it was not written by the log's \
+                 writer, or was changed"
+                    .to_owned()
+            },
         });
     }
     // Verify the lines up to the head's, note its MAC, then the rest.
@@ -726,7 +902,7 @@ mod tests {
 
     #[test]
     fn keys_parse_from_hex_and_base64_and_never_show() {
-        let hex_key = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+        let hex_key = "9c41d2e07ab35f6810c2e4f79a3b5d61e8f0c2a4b6d8e1f3a5c7e9b1d3f5a7c9";
         let a = AuditKey::parse(hex_key).unwrap();
         let b = AuditKey::parse(
             &base64::engine::general_purpose::STANDARD.encode(decode_hex(hex_key).unwrap()),
@@ -734,7 +910,7 @@ mod tests {
         .unwrap();
         assert_eq!(a.id(), b.id());
         assert_eq!(a.id().len(), 16);
-        assert!(!format!("{a:?}").contains("0011"));
+        assert!(!format!("{a:?}").contains("9c41"));
         let e = AuditKey::parse("00112233").unwrap_err().to_string();
         assert!(
             e.contains("at least 32 bytes") && !e.contains("00112233"),

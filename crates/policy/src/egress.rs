@@ -149,14 +149,7 @@ impl Destination {
                 (String::new(), parse_host(host)?, Some(port))
             }
             DestinationKind::Email => {
-                let (local, domain) = text
-                    .rsplit_once('@')
-                    .ok_or_else(|| EgressError::new("an email address has an `@`"))?;
-                if local.is_empty() || local.contains(char::is_whitespace) {
-                    return Err(EgressError::new(
-                        "the email address has no valid local part",
-                    ));
-                }
+                let (_, domain) = split_mailbox(text)?;
                 // An address literal: `[192.0.2.1]` or `[IPv6:2001:db8::1]` (RFC 5321).
                 let host = match domain.strip_prefix('[').and_then(|d| d.strip_suffix(']')) {
                     Some(literal) => literal
@@ -324,6 +317,67 @@ impl Destination {
     }
 }
 
+/// Splits one email address (an RFC 5321 mailbox, `local@domain`) into its local
+/// part and domain. Anything that is not exactly one bare address is refused,
+/// since a mail API may read it as several recipients or route it elsewhere: a
+/// list (`,` `;`), a display name or angle brackets (`<` `>` `"` spaces),
+/// comments (`(` `)`), a quoted local part, source routes and the old relay
+/// hacks (`%`, `!`, `:` outside an address literal), escapes (`\`), and a second
+/// `@`.
+fn split_mailbox(text: &str) -> Result<(&str, &str), EgressError> {
+    let (local, domain) = text
+        .split_once('@')
+        .ok_or_else(|| EgressError::new("an email address has an `@`"))?;
+    let literal = domain.starts_with('[') && domain.ends_with(']');
+    let one_address = |c: char| {
+        matches!(
+            c,
+            ',' | ';' | '<' | '>' | '"' | '(' | ')' | '\\' | '%' | '!' | '@' | '?' | '&'
+        ) || c.is_whitespace()
+            || c.is_control()
+    };
+    if domain.contains(one_address) || (!literal && domain.contains(':')) {
+        return Err(EgressError::new(
+            "the destination is not exactly one email address: each recipient is checked on \
+             its own, so a list, a display name, a route or a second `@` is refused",
+        ));
+    }
+    // The local part is a dot-atom: RFC 5322 atext without the routing
+    // characters, and letters of any script (SMTPUTF8).
+    let atext = |c: char| {
+        c.is_alphanumeric()
+            || matches!(
+                c,
+                '#' | '$'
+                    | '\''
+                    | '*'
+                    | '+'
+                    | '-'
+                    | '/'
+                    | '='
+                    | '^'
+                    | '_'
+                    | '`'
+                    | '{'
+                    | '|'
+                    | '}'
+                    | '~'
+            )
+    };
+    let dot_atom = !local.is_empty()
+        && local
+            .split('.')
+            .all(|atom| !atom.is_empty() && atom.chars().all(atext));
+    if !dot_atom {
+        return Err(EgressError::new(
+            "the destination is not exactly one email address: its local part (before the \
+             `@`) must be plain letters, digits and `.`, with none of the characters a mail \
+             system reads as a list, a name, a quote or a route",
+        ));
+    }
+    Ok((local, domain))
+}
+
 /// Why a URL of `scheme` is refused; names the scheme only when it is one.
 fn scheme_refused(scheme: &str) -> String {
     format!(
@@ -421,8 +475,11 @@ fn classify_v4(ip: Ipv4Addr) -> HostClass {
     }
 }
 
-/// The IPv4 address an IPv6 address carries: mapped `::ffff:a.b.c.d`, compatible
-/// `::a.b.c.d` (not `::` and `::1`), NAT64 `64:ff9b::a.b.c.d`, 6to4 `2002:aabb:ccdd::`.
+/// The IPv4 address an IPv6 address carries, which is what a packet to it
+/// reaches: mapped `::ffff:a.b.c.d`, SIIT-translated `::ffff:0:a.b.c.d`,
+/// compatible `::a.b.c.d` (not `::` and `::1`), NAT64 `64:ff9b::a.b.c.d`, 6to4
+/// `2002:aabb:ccdd::`, and Teredo `2001:0::/32` (the client's address, stored
+/// inverted in the last 32 bits).
 fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     let v4 = |hi: u16, lo: u16| {
         let [h0, h1] = hi.to_be_bytes();
@@ -434,9 +491,11 @@ fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     }
     match ip.segments() {
         [0, 0, 0, 0, 0, 0xffff, hi, lo]
+        | [0, 0, 0, 0, 0xffff, 0, hi, lo]
         | [0, 0, 0, 0, 0, 0, hi, lo]
         | [0x64, 0xff9b, 0, 0, 0, 0, hi, lo]
         | [0x2002, hi, lo, ..] => Some(v4(hi, lo)),
+        [0x2001, 0, .., hi, lo] => Some(v4(!hi, !lo)),
         _ => None,
     }
 }
@@ -452,10 +511,26 @@ fn classify_v6(ip: Ipv6Addr) -> HostClass {
         return classify_v4(v4);
     }
     match ip.segments() {
+        // Local-use NAT64 (RFC 8215): a translator of this network's own, to
+        // whatever the address carries; in the /96 form that is the last 32
+        // bits. What it reaches is at best a private network.
+        [0x64, 0xff9b, 1, .., hi, lo] => {
+            let [h0, h1] = hi.to_be_bytes();
+            let [l0, l1] = lo.to_be_bytes();
+            match classify_v4(Ipv4Addr::new(h0, h1, l0, l1)) {
+                HostClass::Public => HostClass::Private,
+                inside => inside,
+            }
+        }
         [first, ..] if first & 0xfe00 == 0xfc00 => HostClass::Private,
+        // Site-local (deprecated by RFC 3879, still routed inside some sites).
+        [first, ..] if first & 0xffc0 == 0xfec0 => HostClass::Private,
         [first, ..] if first & 0xffc0 == 0xfe80 => HostClass::LinkLocal,
         [first, ..] if first & 0xff00 == 0xff00 => HostClass::Reserved,
-        [0x2001, 0x0db8, ..] => HostClass::Reserved,
+        // Documentation, benchmarking, discard-only.
+        [0x2001, 0x0db8, ..] | [0x2001, 0x0002, 0, ..] | [0x0100, 0, 0, 0, ..] => {
+            HostClass::Reserved
+        }
         _ => HostClass::Public,
     }
 }

@@ -135,6 +135,12 @@ impl Evaluator {
     }
 
     fn decide(&self, call: &ToolCall, state: CallState, exhaustive: bool) -> Decision {
+        if call.arguments_too_deep() {
+            return Decision::deny(format!(
+                "malformed call: the arguments are nested deeper than {} levels",
+                mcpguard_core::MAX_JSON_DEPTH
+            ));
+        }
         if let Some(action) = call.action() {
             return self.evaluate_server(call.principal(), call.server(), action);
         }

@@ -45,6 +45,7 @@ pub use evaluator::{CallState, Evaluator};
 pub use gate::{Gate, GateBuilder, ServerAction};
 pub use model::SCHEMA;
 pub use policies::{BASELINE_POLICIES, PolicySource};
+pub use question::{quoted, quoted_json};
 #[cfg(feature = "redis")]
 pub use redis_store::{REDIS_URL_VAR, RedisApprovalStore, RedisConfig, RedisSessionStore};
 pub use review::{Review, ReviewDecision, ReviewError, Reviews};

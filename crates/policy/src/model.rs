@@ -96,6 +96,9 @@ pub(crate) struct ToolAttrs {
     pub(crate) server: String,
     /// 0 public … 5 secret; a tool with no data class counts as secret.
     pub(crate) data_level: i64,
+    /// It can reach secret-class data: its own data classes say so, or it
+    /// executes on a server that holds secret data.
+    pub(crate) reaches_secrets: bool,
     pub(crate) data_classes: Vec<String>,
     pub(crate) actions: Vec<String>,
     pub(crate) read_only: bool,
@@ -116,10 +119,17 @@ impl ToolAttrs {
     /// The attributes of `tool` of `server`, whose own attributes (`provenance`)
     /// it mirrors.
     pub(crate) fn of(server: &ServerRecord, provenance: &ServerAttrs, tool: &ToolProfile) -> Self {
+        let data_class = tool.max_data_class().unwrap_or(DataClass::Secret);
+        // A command reaches whatever its server's process can: an execute
+        // tool on a server that holds secrets reaches them, whatever data
+        // class the tool itself was given.
+        let executes_beside_secrets = tool.actions.contains(&ActionKind::Execute)
+            && server.data_classes.contains(&DataClass::Secret);
         Self {
             name: tool.name.to_string(),
             server: server.id.to_string(),
-            data_level: i64::from(tool.max_data_class().unwrap_or(DataClass::Secret).level()),
+            data_level: i64::from(data_class.level()),
+            reaches_secrets: data_class >= DataClass::Secret || executes_beside_secrets,
             data_classes: tool.data_classes.iter().map(ToString::to_string).collect(),
             actions: tool.actions.iter().map(ToString::to_string).collect(),
             read_only: tool.is_read_only(),
@@ -146,6 +156,7 @@ impl ToolAttrs {
                 "data_level",
                 RestrictedExpression::new_long(self.data_level),
             ),
+            field("reaches_secrets", flag(self.reaches_secrets)),
             field(
                 "data_classes",
                 texts(self.data_classes.iter().map(String::as_str)),

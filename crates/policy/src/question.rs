@@ -126,10 +126,25 @@ fn destination_line(
     ))
 }
 
-/// A string as a quoted literal with every control and hidden character written
-/// out.
-fn quoted(s: &str) -> String {
+/// A caller-chosen text as a quoted literal (JSON string syntax) with every
+/// control and hidden character written out — line breaks, terminal escapes,
+/// bidi controls, zero-width and tag characters — so that printing it on a
+/// terminal shows exactly what it holds and cannot move the cursor, forge a
+/// line or hide a word. What the gate's approval questions and `mcpguard
+/// approvals` show of a call.
+///
+/// ```
+/// assert_eq!(mcpguard_policy::quoted("a\nb"), r#""a\nb""#);
+/// assert_eq!(mcpguard_policy::quoted("x\u{1b}[2K"), r#""x\u001b[2K""#);
+/// ```
+pub fn quoted(s: &str) -> String {
     visible(&serde_json::to_string(s).unwrap_or_default())
+}
+
+/// A JSON value as one line of JSON with every control and hidden character
+/// written out, as [`quoted`] writes a string.
+pub fn quoted_json(value: &serde_json::Value) -> String {
+    visible(&serde_json::to_string(value).unwrap_or_default())
 }
 
 /// JSON text with the characters [`sanitize`] would strip (bidi controls, zero

@@ -3,6 +3,19 @@
 //! reviewer — someone else — approves or denies it out of band (`mcpguard
 //! approvals approve ID`); the caller's retry of the same call then runs once, on
 //! any replica that shares the approval store.
+//!
+//! **Who may review.** Anyone who can reach the approval store: the store is the
+//! authority, and `mcpguard approvals` names its reviewer (`--reviewer`, else
+//! `USER`) without proving it. Keep the store (Redis) reachable only by the
+//! servers and the people who review; every decision records its reviewer.
+//!
+//! **Who counts as the caller.** A reviewer is compared with the caller the way
+//! principal ids are matched by identity providers that treat them as names:
+//! ignoring case (`ANA` may not review `ana`'s call). A reviewer id that is not
+//! a plausible principal id — empty, with white space, control, escape or
+//! hidden characters, or over 256 bytes — is refused, never recorded. A denied
+//! request stays denied until it expires: retrying the call does not open a new
+//! one.
 
 use std::fmt;
 use std::sync::Arc;
@@ -175,6 +188,13 @@ pub enum ReviewError {
     /// No reviewer was named.
     #[error("name the reviewer (who approves or denies the call)")]
     NoReviewer,
+    /// The reviewer id is not a principal id (white space, control, escape or
+    /// hidden characters, or too long); it is shown quoted.
+    #[error(
+        "the reviewer {0} is not a principal id (no white space, control, escape or hidden \
+         characters, at most 256 bytes)"
+    )]
+    BadReviewer(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -342,6 +362,9 @@ impl Reviews {
         if reviewer.is_empty() {
             return Err(ReviewError::NoReviewer);
         }
+        if !is_principal_id(reviewer) {
+            return Err(ReviewError::BadReviewer(crate::question::quoted(reviewer)));
+        }
         let mut review = self
             .get(id)?
             .ok_or_else(|| ReviewError::Unknown(id.to_owned()))?;
@@ -352,8 +375,8 @@ impl Reviews {
                 reviewer: d.reviewer.clone(),
             });
         }
-        if reviewer == review.caller {
-            return Err(ReviewError::OwnCall(reviewer.to_owned()));
+        if same_person(reviewer, &review.caller) {
+            return Err(ReviewError::OwnCall(crate::question::quoted(reviewer)));
         }
         let digest = CallDigest::from_hex(&review.digest)
             .ok_or_else(|| StoreError::new("a stored review holds a malformed call digest"))?;
@@ -379,10 +402,49 @@ impl Reviews {
     }
 }
 
+/// Whether `id` could be a principal id: printable, without white space or
+/// anything [`mcpguard_core::sanitize`] would remove, at most 256 bytes.
+fn is_principal_id(id: &str) -> bool {
+    id.len() <= 256
+        && !id.chars().any(|c| c.is_whitespace() || c.is_control())
+        && mcpguard_core::sanitize(id).1.is_empty()
+}
+
+/// Whether two principal ids name the same person: equal ignoring case.
+fn same_person(a: &str, b: &str) -> bool {
+    a.to_lowercase() == b.to_lowercase()
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests fail loudly")]
     use super::*;
+
+    #[test]
+    fn the_caller_is_the_caller_whatever_the_case() {
+        assert!(same_person("ANA", "ana"));
+        assert!(same_person("Ana@Example.com", "ana@example.com"));
+        assert!(same_person("ÉLODIE", "élodie"));
+        assert!(!same_person("ana", "bo"));
+        assert!(!same_person("ana", "anna"));
+    }
+
+    #[test]
+    fn a_reviewer_id_with_hidden_or_control_characters_is_not_one() {
+        assert!(is_principal_id("lead@example.com"));
+        assert!(is_principal_id("auth0|5f7c8ec7c33c6c004bbafe82"));
+        for bad in [
+            "lead\u{1b}[2K",
+            "lead\napproved",
+            "le ad",
+            "lead\u{202e}",
+            "lead\u{200b}",
+            "a\u{e0041}",
+        ] {
+            assert!(!is_principal_id(bad), "{bad:?}");
+        }
+        assert!(!is_principal_id(&"x".repeat(257)));
+    }
 
     #[test]
     fn a_review_does_not_show_its_grant() {

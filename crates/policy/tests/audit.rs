@@ -495,7 +495,8 @@ fn deleting_lines_and_re_chaining_without_the_key_is_caught() {
     cut.remove(1);
     assert_eq!(verify(&cut), Err(2));
     // Another key: unusable, not tampered.
-    let other = AuditKey::new(&[7u8; 32]).unwrap();
+    let other = AuditKey::parse("565b0e6566805173e28d8eb830cf9745b3663426ba49da8d86b781878cf016cf")
+        .unwrap();
     let e = verify_chain(Cursor::new(joined(&lines)), &other).unwrap_err();
     assert_eq!(e.kind(), ChainErrorKind::Unusable, "{e}");
     assert!(e.reason().contains(key().id()), "{e}");
@@ -529,6 +530,131 @@ fn truncation_is_caught_given_the_published_head() {
     assert_eq!((e.kind(), e.line()), (ChainErrorKind::Tampered, 4), "{e}");
     let e = verify_chain_with_head(Cursor::new(String::new()), &key(), &head).unwrap_err();
     assert_eq!(e.kind(), ChainErrorKind::Tampered, "{e}");
+}
+
+/// Writes `n` events to the log at `path` through a sink that publishes its
+/// head to `head`, as a server does, then lets go of the log.
+fn write_published(path: &std::path::Path, head: &std::path::Path, n: usize) {
+    let sink = Arc::new(JsonLinesSink::open_after(path, key(), HeadFile::new(head)).unwrap());
+    let gate = gate(sink.clone());
+    for i in 0..n {
+        let call = ToolCall::new(ana(), "filesystem", "read_text_file")
+            .arguments(json!({"path": format!("f{i}")}));
+        sink.record(&gate.audit_event(&call, &gate.authorize(&call)))
+            .unwrap();
+    }
+}
+
+/// A restart with the same head continues a log that matches it, and refuses
+/// one cut while no writer held it (before, it continued the short log and
+/// wrote a new head over the evidence, and `verify --head` passed).
+#[test]
+fn a_restart_refuses_a_log_cut_short_of_its_published_head() {
+    let dir = support::temp_dir("restart");
+    let (log, head) = (dir.join("audit.jsonl"), dir.join("audit.head"));
+    write_published(&log, &head, 3);
+    write_published(&log, &head, 2);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(text.lines().count(), 5, "the restart continued the log");
+    let published = HeadFile::new(&head).read().unwrap().unwrap();
+    assert_eq!(published.lines, 5);
+    assert!(verify_chain_with_head(Cursor::new(text.clone()), &key(), &published).is_ok());
+
+    // Cut two lines off while the server is down: the chain alone still
+    // verifies, but the start refuses to continue it and leaves both as they
+    // are.
+    let short: String = text.lines().take(3).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&log, &short).unwrap();
+    let head_before = std::fs::read_to_string(&head).unwrap();
+    let e = JsonLinesSink::open_after(&log, key(), HeadFile::new(&head))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("does not match its published head") && e.contains("cut off"),
+        "{e}"
+    );
+    assert_eq!(std::fs::read_to_string(&head).unwrap(), head_before);
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), short);
+
+    // Emptied whole, the same.
+    std::fs::write(&log, "").unwrap();
+    assert!(JsonLinesSink::open_after(&log, key(), HeadFile::new(&head)).is_err());
+}
+
+/// A log with lines and no published head cannot be told from one whose head
+/// was removed: the start refuses it and says how to adopt it.
+#[test]
+fn a_log_without_its_head_is_not_continued_with_a_new_one() {
+    let dir = support::temp_dir("headless");
+    let (log, head) = (dir.join("audit.jsonl"), dir.join("audit.head"));
+    write_published(&log, &head, 2);
+    std::fs::remove_file(&head).unwrap();
+    let e = JsonLinesSink::open_after(&log, key(), HeadFile::new(&head))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("no head is published") && e.contains("mcpguard audit verify"),
+        "{e}"
+    );
+    assert!(!head.exists(), "no head was written");
+}
+
+/// A head is sealed with the key: one written from the log's last line
+/// without the key (or edited) does not verify.
+#[test]
+fn a_head_written_without_the_key_is_refused() {
+    let lines = chained_log(3);
+    let genuine = verify_chain(Cursor::new(joined(&lines)), &key())
+        .unwrap()
+        .head;
+    assert!(genuine.is_sealed_by(&key()));
+    assert!(verify_chain_with_head(Cursor::new(joined(&lines)), &key(), &genuine).is_ok());
+    let last: serde_json::Value = serde_json::from_str(&lines[2]).unwrap();
+    let forged = format!(
+        r#"{{"key_id":"{}","lines":3,"mac":"{}"}}"#,
+        key().id(),
+        last["mcpguard.chain.mac"].as_str().unwrap()
+    );
+    let forged = ChainHead::parse(&forged).unwrap();
+    let e = verify_chain_with_head(Cursor::new(joined(&lines)), &key(), &forged).unwrap_err();
+    assert_eq!(e.kind(), ChainErrorKind::Tampered, "{e}");
+    assert!(e.reason().contains("no seal"), "{e}");
+    let mut edited = genuine.clone();
+    edited.lines = 2;
+    let e = verify_chain_with_head(Cursor::new(joined(&lines)), &key(), &edited).unwrap_err();
+    assert!(e.reason().contains("seal does not verify"), "{e}");
+    // Sealed under another key, refused too.
+    let other = AuditKey::parse("9a1c4e7f2b8d3a6c5e0f1b2d4a7c9e3f8b6d2a5c1e4f7b0d3a9c6e2f5b8d1a4c")
+        .unwrap();
+    assert!(!genuine.is_sealed_by(&other));
+}
+
+/// Keys that are plainly not random are refused (an all-zero key was
+/// accepted), whatever their length.
+#[test]
+fn keys_that_are_plainly_not_random_are_refused() {
+    let counting: Vec<u8> = (0u8..32).collect();
+    let down: Vec<u8> = (0u8..48).rev().collect();
+    let pattern: Vec<u8> = b"0123456789".iter().cycle().take(40).copied().collect();
+    let twice = [b"0f1e2d3c4b5a69788796a5b4c3d2e1f0".as_slice(); 2].concat();
+    for bytes in [
+        vec![0u8; 32],
+        vec![0xff; 64],
+        counting,
+        down,
+        pattern,
+        twice,
+    ] {
+        let e = AuditKey::new(&bytes).unwrap_err().to_string();
+        assert!(e.contains("not random"), "{bytes:?}: {e}");
+    }
+    assert!(AuditKey::parse(&"00".repeat(32)).is_err());
+    // Uniformly distributed bytes (SHA-256 outputs) always pass.
+    for i in 0u32..256 {
+        use sha2::Digest as _;
+        let bytes = sha2::Sha256::digest(i.to_be_bytes());
+        assert!(AuditKey::new(&bytes).is_ok(), "{bytes:?} refused");
+    }
 }
 
 #[test]

@@ -179,7 +179,7 @@ proptest! {
         let g = Gate::builder()
             .inventory(Inventory::from_toml_str(INVENTORY, "creds.toml").unwrap())
             .tier(Tier::Production)
-            .audit_sink(Arc::new(JsonLinesSink::new(log.clone(), mcpguard_policy::AuditKey::new(&[9u8; 32]).unwrap())))
+            .audit_sink(Arc::new(JsonLinesSink::new(log.clone(), mcpguard_policy::AuditKey::parse("640f53318d8facfd9a133af4c2f7e2f5cdb9c731d249be16084a4ddbbbe95959").unwrap())))
             .redact_results(true)
             .build()
             .unwrap();

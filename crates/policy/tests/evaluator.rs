@@ -102,7 +102,10 @@ fn errors_keep_their_source() {
     assert!(source.downcast_ref::<std::io::Error>().is_some());
     // An audit log that cannot be opened (a directory) keeps its I/O error too.
     let dir = std::env::temp_dir();
-    let key = mcpguard_policy::AuditKey::new(&[7; 32]).unwrap();
+    let key = mcpguard_policy::AuditKey::parse(
+        "7632f554e38178ebe4aac8ee506989d27832ae2c33c7428100f3947ec8385671",
+    )
+    .unwrap();
     let err = mcpguard_policy::JsonLinesSink::open(&dir, key).unwrap_err();
     let source = std::error::Error::source(&err).expect("the I/O error is kept");
     assert!(source.downcast_ref::<std::io::Error>().is_some(), "{err}");

@@ -807,11 +807,11 @@ impl Redactor {
             Value::String(s) if s.is_empty() => return 0,
             Value::String(s) if s.starts_with("[REDACTED:") && s.ends_with(']') => return 0,
             Value::String(s) => s.clone(),
-            other => other.to_string(),
+            other => compact_json(other),
         };
         let mut marker = String::new();
         self.marker(SENSITIVE_KEY_RULE, &text, &mut marker);
-        *value = Value::String(marker);
+        dismantle(std::mem::replace(value, Value::String(marker)));
         1
     }
 
@@ -1463,6 +1463,76 @@ pub(crate) fn block_rest(text: &str, finishing: bool) -> (usize, bool) {
         }
     }
     (i, finishing)
+}
+
+/// `value` as compact JSON, as `serde_json` writes it, walked with an explicit
+/// stack: a value built in code may be nested deeper than the call stack
+/// allows (parsed JSON stops at 128 levels).
+fn compact_json(value: &Value) -> String {
+    /// What is left to write, last first.
+    enum Step<'a> {
+        Value(&'a Value),
+        Member(&'a str, &'a Value),
+        Text(&'static str),
+    }
+    let string = |out: &mut String, s: &str| {
+        // Writing a string as JSON cannot fail.
+        out.push_str(&serde_json::to_string(s).unwrap_or_default());
+    };
+    let mut out = String::new();
+    let mut stack = vec![Step::Value(value)];
+    while let Some(step) = stack.pop() {
+        let value = match step {
+            Step::Text(text) => {
+                out.push_str(text);
+                continue;
+            }
+            Step::Member(key, value) => {
+                string(&mut out, key);
+                out.push(':');
+                value
+            }
+            Step::Value(value) => value,
+        };
+        match value {
+            Value::Object(map) => {
+                out.push('{');
+                stack.push(Step::Text("}"));
+                for (i, (k, v)) in map.iter().enumerate().rev() {
+                    stack.push(Step::Member(k, v));
+                    if i > 0 {
+                        stack.push(Step::Text(","));
+                    }
+                }
+            }
+            Value::Array(items) => {
+                out.push('[');
+                stack.push(Step::Text("]"));
+                for (i, v) in items.iter().enumerate().rev() {
+                    stack.push(Step::Value(v));
+                    if i > 0 {
+                        stack.push(Step::Text(","));
+                    }
+                }
+            }
+            Value::String(s) => string(&mut out, s),
+            scalar => out.push_str(&scalar.to_string()),
+        }
+    }
+    out
+}
+
+/// Drops a value level by level: `serde_json::Value`'s own drop recurses, and
+/// a value nested deep enough would overflow the stack.
+fn dismantle(value: Value) {
+    let mut stack = vec![value];
+    while let Some(value) = stack.pop() {
+        match value {
+            Value::Array(items) => stack.extend(items),
+            Value::Object(map) => stack.extend(map.into_iter().map(|(_, v)| v)),
+            _ => {}
+        }
+    }
 }
 
 #[cfg(test)]

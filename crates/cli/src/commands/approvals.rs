@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use mcpguard_policy::{
-    REDIS_URL_VAR, RedisApprovalStore, RedisConfig, Review, ReviewError, Reviews,
+    REDIS_URL_VAR, RedisApprovalStore, RedisConfig, Review, ReviewError, Reviews, quoted,
+    quoted_json,
 };
 use serde_json::{Value, json};
 
@@ -41,15 +42,19 @@ pub(crate) fn approvals(
                 Format::Json => json_out(&all.iter().map(summary).collect::<Vec<_>>())?,
                 Format::Text if all.is_empty() => say!("no approval requests"),
                 Format::Text => {
+                    // Every value but the state came from a caller (or whoever
+                    // can write the store): quoted, so none can forge a row.
                     for r in &all {
                         say!(
                             "{}  {:<9} {} wants {}/{}{}",
-                            r.id(),
+                            quoted(r.id()),
                             state(r),
-                            r.caller(),
-                            r.server(),
-                            r.tool(),
-                            r.target().map(|t| format!(" on {t}")).unwrap_or_default()
+                            quoted(r.caller()),
+                            quoted(r.server()),
+                            quoted(r.tool()),
+                            r.target()
+                                .map(|t| format!(" on {}", quoted(t)))
+                                .unwrap_or_default()
                         );
                     }
                 }
@@ -82,9 +87,9 @@ pub(crate) fn approvals(
                         say!(
                             "{} {}: {} by {}; {}",
                             if *approve { "approved" } else { "denied" },
-                            review.id(),
-                            review.tool(),
-                            reviewer,
+                            quoted(review.id()),
+                            quoted(review.tool()),
+                            quoted(&reviewer),
                             if *approve {
                                 "the caller's retry of the same call runs once"
                             } else {
@@ -98,7 +103,8 @@ pub(crate) fn approvals(
                 Err(
                     e @ (ReviewError::OwnCall(_)
                     | ReviewError::Decided { .. }
-                    | ReviewError::Unknown(_)),
+                    | ReviewError::Unknown(_)
+                    | ReviewError::BadReviewer(_)),
                 ) => Err(Failure(e.to_string(), 1)),
                 Err(e) => Err(bad(e.to_string())),
             }
@@ -134,19 +140,31 @@ fn show(review: &Review, format: Format) -> Result<(), Failure> {
     if matches!(format, Format::Json) {
         return json_out(&summary(review));
     }
-    say!("request   {}", review.id());
+    // Every value but the state and the times came from a caller (or whoever
+    // can write the store): quoted, so none can forge a line.
+    say!("request   {}", quoted(review.id()));
     say!("state     {}", state(review));
-    say!("caller    {}", review.caller());
-    say!("call      {}/{}", review.server(), review.tool());
+    say!("caller    {}", quoted(review.caller()));
+    say!(
+        "call      {}/{}",
+        quoted(review.server()),
+        quoted(review.tool())
+    );
     if let Some(target) = review.target() {
-        say!("target    {target}");
+        say!("target    {}", quoted(target));
     }
-    say!("arguments {}", review.arguments());
+    say!("arguments {}", quoted_json(review.arguments()));
     say!("expires   {} (Unix time)", review.expires_at());
     if let Some(d) = review.decision() {
-        say!("reviewer  {}", d.reviewer());
+        say!("reviewer  {}", quoted(d.reviewer()));
     }
     say!("");
-    say!("{}", review.question());
+    // The question is the gate's text, its values quoted already; what is
+    // stored may have been written by anyone who reaches the store, so it
+    // loses escapes and hidden characters, and keeps its line breaks only.
+    let (question, _) = mcpguard_core::sanitize(review.question());
+    for line in question.lines() {
+        say!("{}", line.replace('\r', "\\r"));
+    }
     Ok(())
 }

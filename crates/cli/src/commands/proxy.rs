@@ -78,6 +78,10 @@ pub(crate) struct ProxyArgs {
     /// `--http`: a scope every token must carry (repeatable).
     #[arg(long = "scope")]
     scopes: Vec<String>,
+    /// `--http`: also accept JWTs whose header has no `typ` or the generic
+    /// `JWT`, for an issuer that does not mark access tokens `at+jwt` (RFC 9068).
+    #[arg(long, requires = "http")]
+    accept_untyped_jwt: bool,
     /// Sessions and approvals on this Redis (`redis://`), shared by replicas.
     #[arg(long, value_name = "URL")]
     store: Option<String>,
@@ -229,11 +233,11 @@ fn audit_sink(
     head: Option<&Path>,
 ) -> Result<JsonLinesSink<std::fs::File>, Failure> {
     let key = AuditKey::from_env(key_env).map_err(|e| bad(e.to_string()))?;
-    let sink = JsonLinesSink::open(path, key).map_err(|e| bad(e.to_string()))?;
-    Ok(match head {
-        Some(head) => sink.publish_head(Arc::new(HeadFile::new(head))),
-        None => sink,
-    })
+    match head {
+        Some(head) => JsonLinesSink::open_after(path, key, HeadFile::new(head)),
+        None => JsonLinesSink::open(path, key),
+    }
+    .map_err(|e| bad(e.to_string()))
 }
 
 /// The calling person over stdio: `--principal`, else the OS user.
@@ -300,9 +304,11 @@ async fn serve_http(args: &ProxyArgs, address: &str, upstream: Upstream, gate: A
     let issuer = need(&args.issuer, "--issuer")?;
     let audience = need(&args.audience, "--audience")?;
     let jwks = JwksSource::parse(&need(&args.jwks, "--jwks")?).map_err(|e| bad(e.to_string()))?;
-    let verifier = JwtVerifier::load(JwtConfig::new(&issuer, &audience, jwks))
-        .await
-        .map_err(|e| bad(e.to_string()))?;
+    let verifier = JwtVerifier::load(
+        JwtConfig::new(&issuer, &audience, jwks).accept_untyped(args.accept_untyped_jwt),
+    )
+    .await
+    .map_err(|e| bad(e.to_string()))?;
     let mut auth = ResourceServer::builder(Arc::clone(&gate), &audience)
         .authorization_server(&issuer)
         .verifier(Arc::new(verifier))
