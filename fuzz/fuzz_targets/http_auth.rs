@@ -180,8 +180,13 @@ fuzz_target!(|data: &[u8]| {
         // No forged token is genuine: nothing may pass.
         other => panic!("a forged or malformed token got {other}"),
     }
+    // The first refusal of each reason (a minute, per address) is audited;
+    // the same reason again is counted into a later line, not written now.
     let events = harness.sink.take();
-    assert_eq!(events.len(), 1, "one audit event per refusal");
+    assert!(
+        events.len() <= 1,
+        "more than one audit event for one refusal"
+    );
     // The token's longest part, when it is distinctive, is in no audit text.
     let text = String::from_utf8_lossy(&header);
     let token = text.split_once(' ').map_or(&*text, |(_, t)| t);
@@ -191,7 +196,9 @@ fuzz_target!(|data: &[u8]| {
         .max_by_key(|p| p.len())
         .filter(|p| p.len() >= 16)
     {
-        let event = serde_json::to_string(&events[0]).expect("an event serializes");
-        assert!(!event.contains(part), "the audit holds the token");
+        for event in &events {
+            let event = serde_json::to_string(event).expect("an event serializes");
+            assert!(!event.contains(part), "the audit holds the token");
+        }
     }
 });

@@ -82,9 +82,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{InventoryError, InventoryErrorKind, scrub_message};
 use crate::fingerprint::Fingerprint;
-use crate::load::{self, Problems};
-use crate::names::{CredentialName, Owner, ServerId, ToolName};
-use crate::risk::RiskScore;
+use crate::names::{CredentialName, DEFAULT_CREDENTIAL, Owner, ServerId, ToolName};
 use crate::taxonomy::Tier;
 use crate::taxonomy::{ActionKind, DataClass, NetworkReach, ToolAnnotations};
 
@@ -98,7 +96,7 @@ pub const INVENTORY_VERSION: u32 = 1;
 /// same checks, so an `Inventory` value is always consistent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Inventory {
-    servers: Vec<ServerRecord>,
+    pub(crate) servers: Vec<ServerRecord>,
 }
 
 /// One MCP server.
@@ -396,11 +394,6 @@ impl ToolProfile {
         self.production_facing
             || (!self.is_read_only() && self.max_data_class() >= Some(DataClass::Production))
     }
-
-    /// The tool's risk score.
-    pub fn risk(&self) -> RiskScore {
-        RiskScore::of(self)
-    }
 }
 
 impl ServerRecord {
@@ -448,14 +441,6 @@ impl ServerRecord {
     /// The tool with this name.
     pub fn tool(&self, name: &str) -> Option<&ToolProfile> {
         self.tools.iter().find(|t| t.name.as_str() == name)
-    }
-
-    /// The server's riskiest tool and its score: a server is as risky as its worst tool.
-    pub fn risk(&self) -> Option<(&ToolProfile, RiskScore)> {
-        self.tools
-            .iter()
-            .map(|t| (t, t.risk()))
-            .max_by_key(|(_, r)| r.score())
     }
 }
 
@@ -713,10 +698,6 @@ impl From<Provenance> for RawProvenance {
     }
 }
 
-/// The name a credential gets in the single-credential form
-/// (`credential = { env = "..." }`).
-pub const DEFAULT_CREDENTIAL: &str = "default";
-
 /// One credential a server holds: its name, where it comes from, and the tiers in
 /// which it may be resolved.
 ///
@@ -962,74 +943,6 @@ impl Format {
 }
 
 impl Inventory {
-    /// Reads an inventory file, TOML or JSON by its extension (`.toml`, `.json`).
-    ///
-    /// # Errors
-    ///
-    /// [`InventoryErrorKind::Io`] when the file cannot be read or its extension is
-    /// neither; otherwise as [`Inventory::from_toml_str`].
-    pub fn load(path: impl AsRef<Path>) -> Result<Self, InventoryError> {
-        crate::InventorySource::read(path)?.parse()
-    }
-
-    /// Parses a TOML inventory. `origin` names it in errors (a file name, `stdin`).
-    ///
-    /// # Errors
-    ///
-    /// A syntax error, a missing or unsupported `version`, an unknown or missing
-    /// field, a value of the wrong type, an inline credential, a duplicate server
-    /// id or tool name, or a tool that claims data its server does not declare.
-    /// The error names the line and column or path and what to write instead.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use mcpguard_core::Inventory;
-    /// let inv = Inventory::from_toml_str(r#"
-    ///     version = 1
-    ///     [[servers]]
-    ///     id = "docs"
-    ///     owner = "docs-team"
-    ///     transport = "stdio"
-    ///     provenance = { kind = "first_party" }
-    ///     credential = "none"
-    ///     data_classes = ["public"]
-    ///     [[servers.tools]]
-    ///     name = "search"
-    ///     actions = ["read"]
-    ///     reach = "none"
-    /// "#, "inline")?;
-    /// assert_eq!(inv.tool_count(), 1);
-    ///
-    /// let err = Inventory::from_toml_str("version = 2", "inline").unwrap_err();
-    /// assert!(err.to_string().contains("version"));
-    /// # Ok::<(), mcpguard_core::InventoryError>(())
-    /// ```
-    pub fn from_toml_str(text: &str, origin: &str) -> Result<Self, InventoryError> {
-        Self::parse(text, origin, Format::Toml)
-    }
-
-    /// Parses a JSON inventory, with the same shape and checks as TOML.
-    ///
-    /// # Errors
-    ///
-    /// As [`Inventory::from_toml_str`].
-    pub fn from_json_str(text: &str, origin: &str) -> Result<Self, InventoryError> {
-        Self::parse(text, origin, Format::Json)
-    }
-
-    /// Builds an inventory from records made in code, with the same consistency
-    /// checks as a file. Tools without data classes inherit their server's.
-    ///
-    /// # Errors
-    ///
-    /// [`InventoryErrorKind::Invalid`] for duplicate names, a server without data
-    /// classes, a tool without actions, a tool claiming data its server does not
-    /// declare, or egress without network reach.
-    pub fn from_servers(servers: Vec<ServerRecord>) -> Result<Self, InventoryError> {
-        Self::validated(servers, "inventory")
-    }
-
     /// Writes the inventory as TOML that [`Inventory::from_toml_str`] reads back.
     ///
     /// # Errors
@@ -1084,22 +997,6 @@ impl Inventory {
         InventoryFile {
             version: INVENTORY_VERSION,
             servers: self.servers.clone(),
-        }
-    }
-
-    pub(crate) fn parse(text: &str, origin: &str, format: Format) -> Result<Self, InventoryError> {
-        load::read(text, origin, format).map(|servers| Self { servers })
-    }
-
-    fn validated(servers: Vec<ServerRecord>, origin: &str) -> Result<Self, InventoryError> {
-        let mut indexed: Vec<(usize, ServerRecord)> = servers.into_iter().enumerate().collect();
-        let mut problems = Problems::default();
-        load::check_built(&mut indexed, &mut problems);
-        match problems.into_error(origin, None) {
-            Some(e) => Err(e),
-            None => Ok(Self {
-                servers: indexed.into_iter().map(|(_, s)| s).collect(),
-            }),
         }
     }
 }

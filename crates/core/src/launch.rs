@@ -450,7 +450,7 @@ fn check(control: Control, server: &ServerRecord, out: &mut Vec<ControlFailure>)
                     .filter(|t| c.allowed_in(*t))
                     .map(Tier::as_str)
                     .collect();
-                let how = if server.credentials.len() == 1 && c.name.as_str() == crate::inventory::DEFAULT_CREDENTIAL {
+                let how = if server.credentials.len() == 1 && c.name.as_str() == crate::names::DEFAULT_CREDENTIAL {
                     "`credential_tiers = [\"production\"]`, or write `credentials = [...]` with one credential per tier"
                 } else {
                     "`tiers = [\"production\"]` on this one and a credential of its own for the others"

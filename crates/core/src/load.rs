@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt::{self, Write as _};
+use std::path::Path;
 
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -15,8 +16,8 @@ use crate::error::{
     InventoryError, InventoryErrorKind, Position, Problem, is_name_shaped, scrub_message,
 };
 use crate::inventory::{
-    Credential, CredentialSource, Format, INVENTORY_VERSION, Launch, ServerRecord, ToolProfile,
-    Transport, check_destination, is_env_var_name,
+    Credential, CredentialSource, Format, INVENTORY_VERSION, Inventory, Launch, ServerRecord,
+    ToolProfile, Transport, check_destination, is_env_var_name,
 };
 use crate::names::{CredentialName, Owner, ServerId, ToolName};
 use crate::taxonomy::{ActionKind, DataClass, NetworkReach};
@@ -1097,5 +1098,94 @@ fn with_hint(message: &str) -> String {
     match HINTS.iter().find(|(m, _)| message.starts_with(m)) {
         Some((_, hint)) => format!("{message}; {hint}"),
         None => message.to_owned(),
+    }
+}
+
+/// Reading and checking an inventory: the constructors of [`Inventory`] live
+/// here, beside the parser, so that `inventory` (the types) depends on nothing
+/// that reads them.
+impl Inventory {
+    /// Reads an inventory file, TOML or JSON by its extension (`.toml`, `.json`).
+    ///
+    /// # Errors
+    ///
+    /// [`InventoryErrorKind::Io`] when the file cannot be read or its extension is
+    /// neither; otherwise as [`Inventory::from_toml_str`].
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, InventoryError> {
+        crate::InventorySource::read(path)?.parse()
+    }
+
+    /// Parses a TOML inventory. `origin` names it in errors (a file name, `stdin`).
+    ///
+    /// # Errors
+    ///
+    /// A syntax error, a missing or unsupported `version`, an unknown or missing
+    /// field, a value of the wrong type, an inline credential, a duplicate server
+    /// id or tool name, or a tool that claims data its server does not declare.
+    /// The error names the line and column or path and what to write instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use mcpguard_core::Inventory;
+    /// let inv = Inventory::from_toml_str(r#"
+    ///     version = 1
+    ///     [[servers]]
+    ///     id = "docs"
+    ///     owner = "docs-team"
+    ///     transport = "stdio"
+    ///     provenance = { kind = "first_party" }
+    ///     credential = "none"
+    ///     data_classes = ["public"]
+    ///     [[servers.tools]]
+    ///     name = "search"
+    ///     actions = ["read"]
+    ///     reach = "none"
+    /// "#, "inline")?;
+    /// assert_eq!(inv.tool_count(), 1);
+    ///
+    /// let err = Inventory::from_toml_str("version = 2", "inline").unwrap_err();
+    /// assert!(err.to_string().contains("version"));
+    /// # Ok::<(), mcpguard_core::InventoryError>(())
+    /// ```
+    pub fn from_toml_str(text: &str, origin: &str) -> Result<Self, InventoryError> {
+        Self::parse(text, origin, Format::Toml)
+    }
+
+    /// Parses a JSON inventory, with the same shape and checks as TOML.
+    ///
+    /// # Errors
+    ///
+    /// As [`Inventory::from_toml_str`].
+    pub fn from_json_str(text: &str, origin: &str) -> Result<Self, InventoryError> {
+        Self::parse(text, origin, Format::Json)
+    }
+
+    /// Builds an inventory from records made in code, with the same consistency
+    /// checks as a file. Tools without data classes inherit their server's.
+    ///
+    /// # Errors
+    ///
+    /// [`InventoryErrorKind::Invalid`] for duplicate names, a server without data
+    /// classes, a tool without actions, a tool claiming data its server does not
+    /// declare, or egress without network reach.
+    pub fn from_servers(servers: Vec<ServerRecord>) -> Result<Self, InventoryError> {
+        Self::validated(servers, "inventory")
+    }
+
+    pub(crate) fn parse(text: &str, origin: &str, format: Format) -> Result<Self, InventoryError> {
+        read(text, origin, format).map(|servers| Self { servers })
+    }
+
+    fn validated(servers: Vec<ServerRecord>, origin: &str) -> Result<Self, InventoryError> {
+        let mut indexed: Vec<(usize, ServerRecord)> = servers.into_iter().enumerate().collect();
+        let mut problems = Problems::default();
+        check_built(&mut indexed, &mut problems);
+        match problems.into_error(origin, None) {
+            Some(e) => Err(e),
+            None => Ok(Self {
+                servers: indexed.into_iter().map(|(_, s)| s).collect(),
+            }),
+        }
     }
 }

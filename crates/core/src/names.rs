@@ -3,6 +3,10 @@
 use std::fmt;
 use std::str::FromStr;
 
+/// The name a credential gets in the single-credential form
+/// (`credential = { env = "..." }`).
+pub const DEFAULT_CREDENTIAL: &str = "default";
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::NameError;
@@ -136,7 +140,7 @@ name_type!(
 impl CredentialName {
     /// `default`: the name of a server's credential in the single form.
     pub fn default_name() -> Self {
-        Self(crate::inventory::DEFAULT_CREDENTIAL.to_owned())
+        Self(DEFAULT_CREDENTIAL.to_owned())
     }
 }
 

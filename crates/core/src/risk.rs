@@ -20,7 +20,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::inventory::ToolProfile;
+use crate::inventory::{ServerRecord, ToolProfile};
 use crate::taxonomy::{ActionKind, DataClass, NetworkReach};
 
 /// A tool's risk score and the factors behind it.
@@ -151,6 +151,23 @@ impl fmt::Display for RiskLevel {
             Self::High => "high",
             Self::Critical => "critical",
         })
+    }
+}
+
+impl ToolProfile {
+    /// The tool's risk score.
+    pub fn risk(&self) -> RiskScore {
+        RiskScore::of(self)
+    }
+}
+
+impl ServerRecord {
+    /// The server's riskiest tool and its score: a server is as risky as its worst tool.
+    pub fn risk(&self) -> Option<(&ToolProfile, RiskScore)> {
+        self.tools
+            .iter()
+            .map(|t| (t, t.risk()))
+            .max_by_key(|(_, r)| r.score())
     }
 }
 

@@ -30,8 +30,8 @@ use mcpguard_redact::Redactor;
 use serde_json::Value;
 
 use crate::audit::{AuditEvent, AuditOutcome};
-use crate::call::ToolCall;
-use crate::decision::{ApprovalRequest, Decision, DecisionError, DecisionErrorKind, Verdict};
+use crate::call::{RedactedCall, ToolCall};
+use crate::decision::{Decision, DecisionError, DecisionErrorKind, Pending, Verdict};
 use crate::error::StoreError;
 use crate::evaluator::Evaluator;
 use crate::gate::{Gate, session_key};
@@ -261,63 +261,7 @@ impl<E> std::error::Error for GuardError<E> {
     }
 }
 
-/// A call as it may be shown: every text the caller sent (names, session,
-/// target, purpose, argument keys and values) passed through the gate's
-/// redactor, once, at admission. Every audit event of the call and its approval
-/// question are made from it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RedactedCall {
-    method: &'static str,
-    actor: String,
-    session: Option<String>,
-    server: String,
-    tool: String,
-    target: Option<String>,
-    purpose: Option<String>,
-    arguments: Value,
-}
-
 impl RedactedCall {
-    /// The MCP method (`tools/call`, `resources/read`, `prompts/get`).
-    pub fn method(&self) -> &'static str {
-        self.method
-    }
-
-    /// The caller's id.
-    pub fn actor(&self) -> &str {
-        &self.actor
-    }
-
-    /// The session handle, if any.
-    pub fn session(&self) -> Option<&str> {
-        self.session.as_deref()
-    }
-
-    /// The server id.
-    pub fn server(&self) -> &str {
-        &self.server
-    }
-
-    /// The tool (or the resource URI, the prompt name).
-    pub fn tool(&self) -> &str {
-        &self.tool
-    }
-
-    /// The target argument, by the inventory's rule for the tool.
-    pub fn target(&self) -> Option<&str> {
-        self.target.as_deref()
-    }
-
-    /// The stated purpose.
-    pub fn purpose(&self) -> Option<&str> {
-        self.purpose.as_deref()
-    }
-
-    /// The arguments, keys and values redacted.
-    pub fn arguments(&self) -> &Value {
-        &self.arguments
-    }
-
     /// The audit event of this call with `decision` and `outcome`.
     fn into_event(
         self,
@@ -400,41 +344,6 @@ impl<'g> Admission<'g> {
     {
         let permit = self.into_permit()?;
         permit.finish(handler())
-    }
-}
-
-/// A call held back for a person's approval (already audited as
-/// `needs_approval`).
-#[derive(Debug, Clone)]
-pub struct Pending {
-    decision: Decision,
-    request: ApprovalRequest,
-    question: String,
-}
-
-impl Pending {
-    /// The decision (RequireApproval, with its reasons and policies).
-    pub fn decision(&self) -> &Decision {
-        &self.decision
-    }
-
-    /// What to approve: the request a grant is issued for
-    /// ([`crate::Approvals::approve`]).
-    pub fn request(&self) -> &ApprovalRequest {
-        &self.request
-    }
-
-    /// The question to put to the person who may approve: tool, server, caller,
-    /// target and destination first and whole, the other arguments in name order
-    /// with long values elided in the middle, the reasons, and the call's digest.
-    /// Everything in it has passed the gate's redactor.
-    pub fn question(&self) -> &str {
-        &self.question
-    }
-
-    /// The decision, given up.
-    pub fn into_decision(self) -> Decision {
-        self.decision
     }
 }
 

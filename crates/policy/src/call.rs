@@ -2,7 +2,6 @@
 
 use mcpguard_core::Fingerprint;
 
-use crate::gate::ServerAction;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -371,6 +370,105 @@ impl std::fmt::Debug for CallDigest {
 impl std::fmt::Display for CallDigest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.to_hex())
+    }
+}
+
+/// An MCP action on a server rather than a tool: what a client asks of it
+/// (`resources/read`, `prompts/get`), or what it asks of the client, relayed by
+/// `mcpguard proxy` only when the policies permit (Cedar actions `sample`,
+/// `elicit`, `list_roots`, whose resource is the asking server).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ServerAction {
+    /// `resources/read`.
+    ReadResource,
+    /// `prompts/get`.
+    GetPrompt,
+    /// `sampling/createMessage`: the server asks the client's model to
+    /// generate text — a prompt-injection channel when the server is not
+    /// trusted (the baseline permits it in the personal tier only).
+    CreateMessage,
+    /// `elicitation/create`: the server asks the person at the client for input.
+    Elicit,
+    /// `roots/list`: the server asks which directories the client exposes.
+    ListRoots,
+}
+
+impl ServerAction {
+    /// The MCP method.
+    pub fn method(self) -> &'static str {
+        match self {
+            Self::ReadResource => "resources/read",
+            Self::GetPrompt => "prompts/get",
+            Self::CreateMessage => "sampling/createMessage",
+            Self::Elicit => "elicitation/create",
+            Self::ListRoots => "roots/list",
+        }
+    }
+
+    /// Whether the server's content comes back to the client (`resources/read`,
+    /// `prompts/get`) and so may taint the session; the requests a server makes
+    /// of the client carry the client's answer to the server instead.
+    pub fn reads_server(self) -> bool {
+        matches!(self, Self::ReadResource | Self::GetPrompt)
+    }
+}
+
+/// A call as it may be shown: every text the caller sent (names, session,
+/// target, purpose, argument keys and values) passed through the gate's
+/// redactor, once, at admission. Every audit event of the call and its approval
+/// question are made from it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RedactedCall {
+    pub(crate) method: &'static str,
+    pub(crate) actor: String,
+    pub(crate) session: Option<String>,
+    pub(crate) server: String,
+    pub(crate) tool: String,
+    pub(crate) target: Option<String>,
+    pub(crate) purpose: Option<String>,
+    pub(crate) arguments: Value,
+}
+
+impl RedactedCall {
+    /// The MCP method (`tools/call`, `resources/read`, `prompts/get`).
+    pub fn method(&self) -> &'static str {
+        self.method
+    }
+
+    /// The caller's id.
+    pub fn actor(&self) -> &str {
+        &self.actor
+    }
+
+    /// The session handle, if any.
+    pub fn session(&self) -> Option<&str> {
+        self.session.as_deref()
+    }
+
+    /// The server id.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// The tool (or the resource URI, the prompt name).
+    pub fn tool(&self) -> &str {
+        &self.tool
+    }
+
+    /// The target argument, by the inventory's rule for the tool.
+    pub fn target(&self) -> Option<&str> {
+        self.target.as_deref()
+    }
+
+    /// The stated purpose.
+    pub fn purpose(&self) -> Option<&str> {
+        self.purpose.as_deref()
+    }
+
+    /// The arguments, keys and values redacted.
+    pub fn arguments(&self) -> &Value {
+        &self.arguments
     }
 }
 

@@ -329,3 +329,38 @@ pub struct PolicyOutcome {
     /// Cedar; the gate then denies).
     pub error: Option<String>,
 }
+
+/// A call held back for a person's approval (already audited as
+/// `needs_approval`).
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub(crate) decision: Decision,
+    pub(crate) request: ApprovalRequest,
+    pub(crate) question: String,
+}
+
+impl Pending {
+    /// The decision (RequireApproval, with its reasons and policies).
+    pub fn decision(&self) -> &Decision {
+        &self.decision
+    }
+
+    /// What to approve: the request a grant is issued for
+    /// ([`crate::Approvals::approve`]).
+    pub fn request(&self) -> &ApprovalRequest {
+        &self.request
+    }
+
+    /// The question to put to the person who may approve: tool, server, caller,
+    /// target and destination first and whole, the other arguments in name order
+    /// with long values elided in the middle, the reasons, and the call's digest.
+    /// Everything in it has passed the gate's redactor.
+    pub fn question(&self) -> &str {
+        &self.question
+    }
+
+    /// The decision, given up.
+    pub fn into_decision(self) -> Decision {
+        self.decision
+    }
+}

@@ -11,10 +11,9 @@ use cedar_policy::{
 use mcpguard_core::{Tier, ToolProfile};
 
 use crate::args::{self, ArgType};
-use crate::call::{Principal, ToolCall};
+use crate::call::{Principal, ServerAction, ToolCall};
 use crate::decision::{ApprovalRequest, Decision, Explanation, PolicyOutcome, Verdict};
 use crate::error::BuildError;
-use crate::gate::ServerAction;
 use crate::index::{Answer, Scope, SliceKey};
 use crate::model::{CallContext, DestinationAttrs, ListContext, Model, ToolEntry, uid};
 use crate::policies::{CompiledPolicies, PolicySource};

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::approvals::Approvals;
 use crate::audit::{AuditSink, TracingSink};
-use crate::call::{Principal, ToolCall};
+use crate::call::{Principal, ServerAction, ToolCall};
 use crate::credentials::Credentials;
 use crate::decision::{ApprovalRequest, Decision, DecisionError, DecisionErrorKind, Explanation};
 use crate::error::{BuildError, BuildErrorKind, StoreError};
@@ -87,47 +87,6 @@ impl Default for OutputRules {
             redact_results: true,
             sanitize_untrusted_output: true,
         }
-    }
-}
-
-/// An MCP action on a server rather than a tool: what a client asks of it
-/// (`resources/read`, `prompts/get`), or what it asks of the client, relayed by
-/// `mcpguard proxy` only when the policies permit (Cedar actions `sample`,
-/// `elicit`, `list_roots`, whose resource is the asking server).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ServerAction {
-    /// `resources/read`.
-    ReadResource,
-    /// `prompts/get`.
-    GetPrompt,
-    /// `sampling/createMessage`: the server asks the client's model to
-    /// generate text — a prompt-injection channel when the server is not
-    /// trusted (the baseline permits it in the personal tier only).
-    CreateMessage,
-    /// `elicitation/create`: the server asks the person at the client for input.
-    Elicit,
-    /// `roots/list`: the server asks which directories the client exposes.
-    ListRoots,
-}
-
-impl ServerAction {
-    /// The MCP method.
-    pub fn method(self) -> &'static str {
-        match self {
-            Self::ReadResource => "resources/read",
-            Self::GetPrompt => "prompts/get",
-            Self::CreateMessage => "sampling/createMessage",
-            Self::Elicit => "elicitation/create",
-            Self::ListRoots => "roots/list",
-        }
-    }
-
-    /// Whether the server's content comes back to the client (`resources/read`,
-    /// `prompts/get`) and so may taint the session; the requests a server makes
-    /// of the client carry the client's answer to the server instead.
-    pub fn reads_server(self) -> bool {
-        matches!(self, Self::ReadResource | Self::GetPrompt)
     }
 }
 

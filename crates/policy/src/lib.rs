@@ -22,10 +22,10 @@ mod redis_store;
 mod review;
 mod state;
 
-pub use admission::{Admission, GuardError, Output, Pending, Permit, RedactedCall, ToolResult};
+pub use admission::{Admission, GuardError, Output, Permit, ToolResult};
 pub use approvals::Approvals;
 pub use audit::{AuditError, AuditEvent, AuditOutcome, AuditSink, MemorySink, TracingSink};
-pub use call::{CallDigest, Principal, ToolCall};
+pub use call::{CallDigest, Principal, RedactedCall, ServerAction, ToolCall};
 pub use chain::{
     AUDIT_KEY_VAR, AuditKey, AuditKeyError, CHAIN_GENESIS, ChainError, ChainErrorKind, ChainHead,
     ChainSummary, HeadFile, HeadPublisher, JsonLinesSink, MIN_AUDIT_KEY_LEN, TracingHead,
@@ -36,20 +36,20 @@ pub use credentials::{
     FileResolver,
 };
 pub use decision::{
-    ApprovalRequest, Decision, DecisionError, DecisionErrorKind, Explanation, PolicyOutcome,
-    Verdict,
+    ApprovalRequest, Decision, DecisionError, DecisionErrorKind, Explanation, Pending,
+    PolicyOutcome, Verdict,
 };
 pub use egress::{Destination, EgressError, HostClass, classify_ip};
 pub use error::{BuildError, BuildErrorKind, StoreError};
 pub use evaluator::{CallState, Evaluator};
-pub use gate::{Gate, GateBuilder, ServerAction};
+pub use gate::{Gate, GateBuilder};
 pub use model::SCHEMA;
 pub use policies::{BASELINE_POLICIES, PolicySource};
 pub use question::{quoted, quoted_json};
 #[cfg(feature = "redis")]
 pub use redis_store::{REDIS_URL_VAR, RedisApprovalStore, RedisConfig, RedisSessionStore};
-pub use review::{Review, ReviewDecision, ReviewError, Reviews};
+pub use review::{ReviewError, Reviews};
 pub use state::{
-    ApprovalGrant, ApprovalStore, MemoryApprovalStore, MemorySessionStore, SessionKey,
-    SessionState, SessionStore,
+    ApprovalGrant, ApprovalStore, MemoryApprovalStore, MemorySessionStore, Review, ReviewDecision,
+    SessionKey, SessionState, SessionStore,
 };

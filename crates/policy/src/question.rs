@@ -15,8 +15,7 @@ use mcpguard_core::{ToolProfile, canonical_json, sanitize};
 use mcpguard_redact::Redactor;
 use serde_json::Value;
 
-use crate::admission::RedactedCall;
-use crate::call::ToolCall;
+use crate::call::{RedactedCall, ToolCall};
 use crate::decision::Decision;
 use crate::egress::Destination;
 

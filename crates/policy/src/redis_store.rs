@@ -31,8 +31,7 @@ use redis::{Client, Connection, RedisError};
 use sha2::{Digest, Sha256};
 
 use crate::error::StoreError;
-use crate::review::Review;
-use crate::state::{ApprovalGrant, ApprovalStore, SessionKey, SessionState, SessionStore};
+use crate::state::{ApprovalGrant, ApprovalStore, Review, SessionKey, SessionState, SessionStore};
 
 /// The environment variable [`RedisConfig::from_env`] reads by default.
 pub const REDIS_URL_VAR: &str = "MCPGUARD_REDIS_URL";

@@ -6,11 +6,11 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::call::CallDigest;
 use crate::error::StoreError;
-use crate::review::Review;
 
 /// What a session has been through; policies read it as `context.session`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -434,6 +434,148 @@ impl ApprovalStore for MemoryApprovalStore {
     fn take_review(&self, id: &str) -> Result<Option<Review>, StoreError> {
         Ok(self.reviews_map()?.remove(id))
     }
+}
+
+/// A call waiting for a reviewer, as the reviewer sees it: every text redacted.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct Review {
+    pub(crate) id: String,
+    pub(crate) digest: String,
+    pub(crate) caller: String,
+    pub(crate) server: String,
+    pub(crate) tool: String,
+    pub(crate) target: Option<String>,
+    pub(crate) question: String,
+    pub(crate) arguments: Value,
+    pub(crate) requested_at: u64,
+    pub(crate) expires_at: u64,
+    pub(crate) decision: Option<ReviewDecision>,
+}
+
+/// What a reviewer decided.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewDecision {
+    pub(crate) reviewer: String,
+    pub(crate) approved: bool,
+    pub(crate) decided_at: u64,
+    /// The grant the caller's retry runs with (approvals only).
+    pub(crate) grant: Option<ApprovalGrant>,
+}
+
+impl ReviewDecision {
+    /// Who decided.
+    pub fn reviewer(&self) -> &str {
+        &self.reviewer
+    }
+
+    /// Whether the call was approved.
+    pub fn approved(&self) -> bool {
+        self.approved
+    }
+
+    /// When, in seconds since the Unix epoch.
+    pub fn decided_at(&self) -> u64 {
+        self.decided_at
+    }
+
+    /// The grant an approval issued.
+    pub fn grant(&self) -> Option<&ApprovalGrant> {
+        self.grant.as_ref()
+    }
+}
+
+impl fmt::Debug for ReviewDecision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReviewDecision")
+            .field("reviewer", &self.reviewer)
+            .field("approved", &self.approved)
+            .field("decided_at", &self.decided_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Review {
+    /// The review's id (what a reviewer names).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The digest of the exact call (principal, server, tool, arguments).
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+
+    /// Who made the call.
+    pub fn caller(&self) -> &str {
+        &self.caller
+    }
+
+    /// The server.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// The tool.
+    pub fn tool(&self) -> &str {
+        &self.tool
+    }
+
+    /// What the call touches, redacted.
+    pub fn target(&self) -> Option<&str> {
+        self.target.as_deref()
+    }
+
+    /// The approval question (the gate's, redacted).
+    pub fn question(&self) -> &str {
+        &self.question
+    }
+
+    /// The arguments, redacted.
+    pub fn arguments(&self) -> &Value {
+        &self.arguments
+    }
+
+    /// When the call asked, in seconds since the Unix epoch.
+    pub fn requested_at(&self) -> u64 {
+        self.requested_at
+    }
+
+    /// When the review (and an approval it holds) expires.
+    pub fn expires_at(&self) -> u64 {
+        self.expires_at
+    }
+
+    /// The reviewer's decision, once made.
+    pub fn decision(&self) -> Option<&ReviewDecision> {
+        self.decision.as_ref()
+    }
+
+    /// Whether it has expired.
+    pub fn expired(&self) -> bool {
+        unix_now() >= self.expires_at
+    }
+}
+
+impl fmt::Debug for Review {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Texts are redacted already; the grant stays out.
+        f.debug_struct("Review")
+            .field("id", &self.id)
+            .field("caller", &self.caller)
+            .field("server", &self.server)
+            .field("tool", &self.tool)
+            .field("expires_at", &self.expires_at)
+            .field("decision", &self.decision)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Seconds since the Unix epoch.
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
 }
 
 #[cfg(test)]

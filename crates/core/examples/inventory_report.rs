@@ -1,6 +1,9 @@
 //! Evaluates an inventory's launch gate for a tier and prints the report.
 //!
-//! `cargo run --example inventory_report -- FILE --tier personal|team|production [--json]`
+//! `cargo run -p mcpguard-core --example inventory_report -- FILE --tier personal|team|production [--json]`
+//!
+//! It lives in `mcpguard-core` so that the first command a newcomer runs builds
+//! that crate alone, not the facade and its dev-dependencies.
 //!
 //! Exit status: 0 when every control passes, 1 when any fails, 2 when the inventory
 //! or the arguments cannot be used.
@@ -11,7 +14,7 @@
 
 use std::process::ExitCode;
 
-use mcpguard::{Inventory, LaunchGate, Tier};
+use mcpguard_core::{Inventory, LaunchGate, Tier};
 
 const USAGE: &str = "usage: inventory_report FILE --tier personal|team|production [--json]";
 
