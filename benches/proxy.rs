@@ -6,7 +6,8 @@
 //!
 //! - `call`: a small `tools/call` from an rmcp client through the proxy
 //!   (`mcpguard::proxy`: `Guarded<Proxied>` in this process, the agent's side on
-//!   an in-memory pipe) to the upstream child: identify, the live pin, the
+//!   an in-memory pipe) to the upstream child: identify, the live pin (the tool
+//!   is pinned; checked against the fingerprint taken when the list arrived), the
 //!   gate's decision with its `started` and `ok` events to a keyed audit chain
 //!   on disk (as `mcpguard proxy --audit` writes it), the upstream's round trip,
 //!   redaction and labels of the result.
@@ -61,6 +62,19 @@ data_classes = ["public"]
 actions = ["read"]
 reach = "none"
 "#;
+
+/// The bench's inventory, its `echo` tool pinned to `Echo`'s definition (as a
+/// deployment pins it): each call checks the pin against the live definition.
+fn inventory() -> Inventory {
+    let tool = echo::Echo::new().get_tool("echo").expect("the echo tool");
+    let pin = mcpguard::Fingerprint::of_tool(&serde_json::to_value(tool).expect("a definition"))
+        .expect("a fingerprint");
+    Inventory::from_toml_str(
+        &format!("{INVENTORY}fingerprint = \"{pin}\"\n"),
+        "bench.toml",
+    )
+    .expect("inventory")
+}
 
 type Client = RunningService<RoleClient, ClientConfig>;
 
@@ -157,7 +171,7 @@ fn proxied(
     audit: &std::path::Path,
 ) -> Client {
     let guarded = proxy_runtime.block_on(async {
-        let inventory = Inventory::from_toml_str(INVENTORY, "bench.toml").expect("inventory");
+        let inventory = inventory();
         let redactor = Redactor::new().expect("redactor");
         let config = UpstreamConfig::from_inventory(&inventory, "echo")
             .expect("config")
@@ -194,7 +208,7 @@ fn bench_proxy(c: &mut Criterion) {
     let proxied = proxied(&runtime, &proxy_runtime, &dir.join("audit.jsonl"));
     let hop = in_process(&runtime, &proxy_runtime, echo::Echo::new());
     let gated_hop = {
-        let inventory = Inventory::from_toml_str(INVENTORY, "bench.toml").expect("inventory");
+        let inventory = inventory();
         let definitions = json!([echo::Echo::new().get_tool("echo").expect("the echo tool")]);
         let redactor = Redactor::new().expect("redactor");
         let gate = gate(
