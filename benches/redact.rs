@@ -4,7 +4,9 @@
 //! tool results through `redact_json`), `clean_log` (1 MiB of varied log text
 //! without a secret), `dense_log` (the same with one secret per KiB) and
 //! `json_args` (tool-call arguments through `redact_json`), each with
-//! `Throughput::Bytes`; and group `writer`: the
+//! `Throughput::Bytes`; group `shape`: 1 MiB each of JSON lines, plain text,
+//! `key=value`-dense lines, base64 blobs, 64 KiB lines and base64 nested twice
+//! (`benches/support/shapes.rs`), no secret in any; and group `writer`: the
 //! `RedactingWriter` on clean text (`clean/{64k,1m}`) and on an unterminated
 //! private-key block of the same size (`unterminated_block/{64k,1m}`), written in
 //! 4 KiB pieces.
@@ -23,6 +25,8 @@ use std::io::Write as _;
 
 use mcpguard::redact::{RedactingWriter, Redactor};
 
+#[path = "support/shapes.rs"]
+mod shapes;
 #[path = "support/structured_log.rs"]
 mod structured_log;
 
@@ -242,6 +246,32 @@ fn bench(c: &mut Criterion) {
             black_box(redactor.redact_json(black_box(&mut v)))
         })
     });
+    group.finish();
+
+    // Other shapes of log, 1 MiB each, none with a secret: the speed depends on
+    // the shape (issue 31, item 17).
+    let mut group = c.benchmark_group("shape");
+    let shaped: [(&str, shapes::Shape); 6] = [
+        ("json_lines", shapes::json_lines),
+        ("plain_text", shapes::plain_text),
+        ("key_values", shapes::key_values),
+        ("base64_blobs", shapes::base64_blobs),
+        ("long_lines", shapes::long_lines),
+        ("nested_base64", shapes::nested_base64),
+    ];
+    for (name, make) in shaped {
+        let text = make(7, 1 << 20);
+        let found = redactor.find(&text);
+        assert!(
+            found.is_empty(),
+            "the {name} shape has findings: {:?}",
+            found.first().map(|f| f.rule_id())
+        );
+        group.throughput(Throughput::Bytes(text.len() as u64));
+        group.bench_function(name, |b| {
+            b.iter(|| black_box(redactor.redact(black_box(&text))))
+        });
+    }
     group.finish();
 
     // The streaming writer: clean text against a `-----BEGIN` block that never
