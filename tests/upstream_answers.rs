@@ -113,6 +113,7 @@ impl ServerHandler for Hostile {
                 .enable_resources()
                 .enable_prompts()
                 .enable_completions()
+                .enable_tasks()
                 .build(),
         )
     }
@@ -185,6 +186,31 @@ impl ServerHandler for Hostile {
         Ok(serde_json::from_value(json!({"completion": {"values": [tainted_text()]}})).unwrap())
     }
 
+    async fn get_task(
+        &self,
+        request: rmcp::model::GetTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::GetTaskResult, McpError> {
+        // The task's id says what it waits for: `sample` or `elicit`.
+        let requests = asked(&request.task_id)
+            .input_requests
+            .expect("the handler asks for something");
+        let task = rmcp::model::Task::new(
+            request.task_id,
+            rmcp::model::TaskStatus::InputRequired,
+            "2026-12-07T00:00:00Z",
+            "2026-12-07T00:00:01Z",
+        );
+        Ok(rmcp::model::GetTaskResult::new(
+            rmcp::model::DetailedTask::new(
+                task,
+                rmcp::model::TaskPayload::InputRequired {
+                    input_requests: requests,
+                },
+            ),
+        ))
+    }
+
     async fn on_custom_request(
         &self,
         _request: CustomRequest,
@@ -212,7 +238,7 @@ async fn connect(
     server: Guarded<Hostile>,
     version: ProtocolVersion,
 ) -> RunningService<RoleClient, InitializeRequestParams> {
-    let mut capabilities = ClientCapabilities::default();
+    let mut capabilities = ClientCapabilities::builder().enable_tasks().build();
     capabilities.elicitation = Some(ElicitationCapability::default());
     let (server_io, client_io) = tokio::io::duplex(1 << 16);
     let client_info =
@@ -225,6 +251,7 @@ async fn connect(
             .enable_resources()
             .enable_prompts()
             .enable_completions()
+            .enable_tasks()
             .build(),
     );
     server_info.protocol_version = version;
@@ -421,4 +448,34 @@ async fn lists_completions_and_custom_results_are_cleaned_for_both_eras() {
             );
         }
     }
+}
+
+/// A task waiting for input carries input requests too (`tasks/get`): they are
+/// decided and cleaned as an `InputRequiredResult`'s are, so a task cannot
+/// carry the sampling request a direct answer may not.
+#[tokio::test]
+async fn a_task_waiting_for_input_is_screened_like_an_input_request() {
+    let (_, audit, server) = setup();
+    let client = connect(server, ProtocolVersion::V_2026_07_28).await;
+    let refused = client
+        .get_task(rmcp::model::GetTaskParams::new("sample"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("sampling/createMessage"), "{refused}");
+    assert_clean(&refused);
+    assert!(
+        audit
+            .events()
+            .iter()
+            .any(|e| e.method == "sampling/createMessage" && e.decision == Verdict::Deny),
+        "the task's request is audited as sampling"
+    );
+    let waiting = client
+        .get_task(rmcp::model::GetTaskParams::new("elicit"))
+        .await
+        .unwrap();
+    let text = serde_json::to_string(&waiting).unwrap();
+    assert_clean(&text);
+    assert!(text.contains("[REDACTED:github-pat]"), "{text}");
 }

@@ -11,7 +11,7 @@
 
 use mcpguard_policy::{Admission, Decision, Output, ServerAction, ToolCall};
 use mcpguard_redact::Redactor;
-use rmcp::model::{InputRequest, InputRequiredResult, InputResponses};
+use rmcp::model::{InputRequest, InputRequests, InputRequiredResult, InputResponses};
 
 use super::output::process_serialized;
 use super::{APPROVAL_INPUT_KEY, Guarded};
@@ -39,28 +39,8 @@ impl<H> Guarded<H> {
         call: &ToolCall,
         result: &mut InputRequiredResult,
     ) -> Result<(), Decision> {
+        self.screen_requests(call, result.input_requests.as_mut())?;
         let method = call.method();
-        if let Some(requests) = &result.input_requests {
-            for (key, request) in requests {
-                if key == APPROVAL_INPUT_KEY {
-                    return Err(self.gate.refuse(
-                        call,
-                        format!(
-                            "the handler's answer to `{method}` asks under the key mcpguard's own \
-                             approval question uses (`{APPROVAL_INPUT_KEY}`), which would pass \
-                             for the gate's question"
-                        ),
-                    ));
-                }
-                let Some(action) = action_of(request) else {
-                    return Err(self.gate.refuse(
-                        call,
-                        format!("the handler's answer to `{method}` asks the client for input of a kind mcpguard does not know"),
-                    ));
-                };
-                self.admit_input(call, action)?;
-            }
-        }
         if let Some(state) = &result.request_state
             && self.gate.redacts_results()
             && !self.gate.redactor().find(state).is_empty()
@@ -72,19 +52,62 @@ impl<H> Guarded<H> {
                 format!("the handler's answer to `{method}` carries a secret in its request state"),
             ));
         }
-        let redactor = self.gate.redacts_results().then(|| self.gate.redactor());
-        // What the client shows a person or its model: always sanitized, since
-        // an escape sequence in a question is the forged-prompt channel.
-        let mut output = Output::new(redactor, true);
-        let checked = result
-            .input_requests
+        if result
+            .meta
             .as_mut()
-            .is_none_or(|requests| process_serialized(requests, &mut output))
-            && result
-                .meta
-                .as_mut()
-                .is_none_or(|meta| process_serialized(meta, &mut output));
-        if checked {
+            .is_none_or(|meta| process_serialized(meta, &mut self.shown()))
+        {
+            Ok(())
+        } else {
+            Err(self.gate.refuse(
+                call,
+                format!("the handler's answer to `{method}` could not be checked for secrets"),
+            ))
+        }
+    }
+
+    /// The output pass for what the client shows a person or its model of an
+    /// input request: always sanitized, since an escape sequence in a question
+    /// is the forged-prompt channel; redacted when the gate redacts.
+    fn shown(&self) -> Output<'_> {
+        Output::new(
+            self.gate.redacts_results().then(|| self.gate.redactor()),
+            true,
+        )
+    }
+
+    /// Decides, sanitizes and redacts input requests the handler makes for
+    /// `call` (in an `InputRequiredResult`, or a task's `input_required`
+    /// status). `Err` with the refusing decision.
+    pub(super) fn screen_requests(
+        &self,
+        call: &ToolCall,
+        requests: Option<&mut InputRequests>,
+    ) -> Result<(), Decision> {
+        let method = call.method();
+        let Some(requests) = requests else {
+            return Ok(());
+        };
+        for (key, request) in requests.iter() {
+            if key == APPROVAL_INPUT_KEY {
+                return Err(self.gate.refuse(
+                    call,
+                    format!(
+                        "the handler's answer to `{method}` asks under the key mcpguard's own \
+                         approval question uses (`{APPROVAL_INPUT_KEY}`), which would pass \
+                         for the gate's question"
+                    ),
+                ));
+            }
+            let Some(action) = action_of(request) else {
+                return Err(self.gate.refuse(
+                    call,
+                    format!("the handler's answer to `{method}` asks the client for input of a kind mcpguard does not know"),
+                ));
+            };
+            self.admit_input(call, action)?;
+        }
+        if process_serialized(requests, &mut self.shown()) {
             Ok(())
         } else {
             Err(self.gate.refuse(

@@ -761,7 +761,33 @@ impl<H: ServerHandler> ServerHandler for Guarded<H> {
     ) -> Result<GetTaskResult, McpError> {
         // A task's result reaches the client here, not through `tools/call`: it
         // is redacted the same way.
-        let mut result = self.inner.get_task(request, context).await?;
+        let mut result = self
+            .inner
+            .get_task(request, context.clone())
+            .await
+            .map_err(|e| redacted_error(self.gate.redactor(), e))?;
+        // A task waiting for input asks the client as an `InputRequiredResult`
+        // does: each request decided by the same policies, and cleaned.
+        if let rmcp::model::TaskPayload::InputRequired { input_requests } = &mut result.task.payload
+        {
+            let verified = (self.identify)(&context);
+            let call = ToolCall::new(
+                verified
+                    .clone()
+                    .unwrap_or_else(|| Principal::new("unverified")),
+                &self.server,
+                "tasks/get",
+            )
+            .session(self.session_of(&context));
+            if verified.is_none() {
+                let d = self
+                    .gate
+                    .refuse(&call, "the caller's identity could not be verified");
+                return Err(refused_error(&d));
+            }
+            self.screen_requests(&call, Some(input_requests))
+                .map_err(|decision| refused_error(&decision))?;
+        }
         let mut output = Output::new(Some(self.gate.redactor()), false);
         if self.gate.redacts_results() && !process_serialized(&mut result, &mut output) {
             return Err(McpError::internal_error(
