@@ -78,7 +78,7 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 use mcpguard_core::{Inventory, Tier};
-use mcpguard_policy::{CredentialResolver, EnvResolver, Gate, Output, Principal};
+use mcpguard_policy::{CredentialResolver, EnvResolver, Gate, Principal};
 use mcpguard_redact::Redactor;
 use rmcp::model::{
     CallToolRequest, CallToolRequestParams, CallToolResponse, CallToolResult,
@@ -96,7 +96,6 @@ use rmcp::transport::async_rw::AsyncRwTransport;
 use rmcp::{ErrorData as McpError, ServerHandler, ServiceExt as _};
 use serde_json::Value;
 
-use crate::rmcp::output::process_serialized;
 use crate::rmcp::{Guarded, GuardedError};
 
 mod child;
@@ -338,8 +337,7 @@ impl State {
     /// agent (a relayed request, a notification), in one pass; `false` when it
     /// cannot be checked, and must not be sent.
     fn clean<T: serde::Serialize + serde::de::DeserializeOwned>(&self, value: &mut T) -> bool {
-        let mut output = Output::new(Some(&self.redactor), true);
-        process_serialized(value, &mut output)
+        crate::rmcp::output::clean(value, Some(&self.redactor))
     }
 
     /// The fingerprint of `tool`'s definition as last listed, computed when

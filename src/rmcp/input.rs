@@ -9,11 +9,11 @@
 //! the model reads of it is sanitized and redacted. The retry's `inputResponses`
 //! go back to the handler redacted, as a relayed answer does.
 
-use mcpguard_policy::{Admission, Decision, Output, ServerAction, ToolCall};
+use mcpguard_policy::{Admission, Decision, ServerAction, ToolCall};
 use mcpguard_redact::Redactor;
 use rmcp::model::{InputRequest, InputRequests, InputRequiredResult, InputResponses};
 
-use super::output::process_serialized;
+use super::output::clean;
 use super::{APPROVAL_INPUT_KEY, Guarded};
 
 /// The server action an input request asks for, or `None` for a kind this
@@ -28,6 +28,11 @@ fn action_of(request: &InputRequest) -> Option<ServerAction> {
 }
 
 impl<H> Guarded<H> {
+    /// The redactor, when the gate redacts results.
+    pub(super) fn redacting(&self) -> Option<&Redactor> {
+        self.gate.redacts_results().then(|| self.gate.redactor())
+    }
+
     /// Decides, sanitizes and redacts the input requests of `result`, which the
     /// handler returned for `call`. `Err` with the decision that refuses it: an
     /// input request the policies refuse (or that would need an approval, which
@@ -55,7 +60,7 @@ impl<H> Guarded<H> {
         if result
             .meta
             .as_mut()
-            .is_none_or(|meta| process_serialized(meta, &mut self.shown()))
+            .is_none_or(|meta| clean(meta, self.redacting()))
         {
             Ok(())
         } else {
@@ -64,16 +69,6 @@ impl<H> Guarded<H> {
                 format!("the handler's answer to `{method}` could not be checked for secrets"),
             ))
         }
-    }
-
-    /// The output pass for what the client shows a person or its model of an
-    /// input request: always sanitized, since an escape sequence in a question
-    /// is the forged-prompt channel; redacted when the gate redacts.
-    fn shown(&self) -> Output<'_> {
-        Output::new(
-            self.gate.redacts_results().then(|| self.gate.redactor()),
-            true,
-        )
     }
 
     /// Decides, sanitizes and redacts input requests the handler makes for
@@ -107,7 +102,9 @@ impl<H> Guarded<H> {
             };
             self.admit_input(call, action)?;
         }
-        if process_serialized(requests, &mut self.shown()) {
+        // Always sanitized: an escape sequence in a question is the
+        // forged-prompt channel.
+        if clean(requests, self.redacting()) {
             Ok(())
         } else {
             Err(self.gate.refuse(

@@ -821,9 +821,7 @@ impl<H: ServerHandler> Guarded<H> {
     /// inner handler comes through here ([`forward`]), so none reaches the
     /// client raw. One that cannot be checked is withheld.
     fn cleaned<T: Serialize + DeserializeOwned>(&self, mut answer: T) -> Result<T, McpError> {
-        let redactor = self.gate.redacts_results().then(|| self.gate.redactor());
-        let mut output = Output::new(redactor, true);
-        if process_serialized(&mut answer, &mut output) {
+        if output::clean(&mut answer, self.redacting()) {
             Ok(answer)
         } else {
             Err(McpError::internal_error(

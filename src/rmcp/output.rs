@@ -128,6 +128,17 @@ pub(crate) fn process_serialized<T: Serialize + DeserializeOwned>(
     }
 }
 
+/// Sanitizes (always) and redacts (with `redactor`) something a client shows a
+/// person or a model that is not a call's result — a list, an input request, a
+/// relayed request, a notification — in one pass. `false` when it does not
+/// make the round trip: the caller does not send it.
+pub(crate) fn clean<T: Serialize + DeserializeOwned>(
+    value: &mut T,
+    redactor: Option<&Redactor>,
+) -> bool {
+    process_serialized(value, &mut Output::new(redactor, true))
+}
+
 /// A `tools/call` response the gate can process.
 pub(super) struct Response(pub(super) CallToolResponse);
 
